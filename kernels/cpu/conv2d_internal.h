@@ -1,0 +1,104 @@
+// Private to kernels/cpu/conv2d*.cpp: the pieces conv2d.cpp dispatches to, and the SIMD vocabulary the direct
+// (depthwise) kernels are written in.
+#pragma once
+#include <cstdint>
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/conv2d.h"
+
+namespace pneuma::kernels::cpu::conv2d_detail {
+
+// ---- paths (each overwrites its output) ----------------------------------------------------------------------
+// groups == in_channels == out_channels: direct NHWC loops vectorised over channels (conv2d_depthwise*.cpp).
+template <class T>
+void depthwise_forward(const Conv2dShape& s, const T* input, const T* weight, const T* bias, T* output);
+template <class T>
+void depthwise_backward_input(const Conv2dShape& s, const T* grad_output, const T* weight, T* grad_input);
+template <class T>
+void depthwise_backward_weight(const Conv2dShape& s, const T* input, const T* grad_output, T* grad_weight);
+
+// Everything else, as GEMM: 1×1 stride-1 unpadded convolutions directly on the NHWC tensors, the rest through a
+// bounded im2col / col2im buffer (conv2d_gemm.cpp).
+template <class T>
+void gemm_forward(const Conv2dShape& s, const T* input, const T* weight, const T* bias, T* output);
+template <class T>
+void gemm_backward_input(const Conv2dShape& s, const T* grad_output, const T* weight, T* grad_input);
+template <class T>
+void gemm_backward_weight(const Conv2dShape& s, const T* input, const T* grad_output, T* grad_weight);
+
+// ---- depthwise helpers ------------------------------------------------------------------------------------------
+// Kernel taps k in [*begin, *end) keep start + k·dilation inside [0, size).
+inline void valid_taps(int64_t start, int64_t dilation, int64_t kernel, int64_t size, int64_t* begin,
+                       int64_t* end) {
+  *begin = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
+  *end = start >= size ? 0 : std::min(kernel, (size - start + dilation - 1) / dilation);
+  if (*end < *begin) *end = *begin;
+}
+
+// weight [C, KH, KW, 1] → [KH·KW, C], so a tap's weights for a block of channels are one vector load.
+template <class T>
+inline std::vector<T> weights_by_tap(const T* weight, int64_t channels, int64_t taps) {
+  std::vector<T> by_tap(taps * channels);
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t tap = 0; tap < taps; ++tap) by_tap[tap * channels + c] = weight[c * taps + tap];
+  return by_tap;
+}
+
+// ---- SIMD vocabulary ------------------------------------------------------------------------------------------
+// Vector<T, bytes> is a GCC vector-extension type (bytes = 0 gives plain T), so one kernel template compiles to
+// AVX-512, AVX2, SSE or scalar code; for_channel_blocks() walks a channel range with the widest vectors first.
+#if defined(__AVX512F__)
+constexpr int widest_simd_bytes = 64;
+#elif defined(__AVX__)
+constexpr int widest_simd_bytes = 32;
+#else
+constexpr int widest_simd_bytes = 16;
+#endif
+
+template <class T, int bytes>
+struct VectorOf {
+  typedef T type __attribute__((vector_size(bytes)));
+};
+template <class T>
+struct VectorOf<T, 0> {
+  typedef T type;
+};
+template <class T, int bytes>
+using Vector = typename VectorOf<T, bytes>::type;
+
+template <class T, int bytes>
+constexpr int lanes_of = bytes == 0 ? 1 : bytes / static_cast<int>(sizeof(T));
+
+template <class V>
+inline V load(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V>
+inline void store(void* p, V v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// Calls body.template operator()<bytes, count>(first_channel) for consecutive blocks covering [0, channels):
+// blocks of `wide` widest vectors, then single widest vectors, then half and quarter widths, then scalars.
+template <class T, int wide, class Body>
+inline void for_channel_blocks(int64_t channels, Body&& body) {
+  constexpr int full = widest_simd_bytes;
+  int64_t c = 0;
+  for (; c + wide * lanes_of<T, full> <= channels; c += wide * lanes_of<T, full>) body.template operator()<full, wide>(c);
+  for (; c + lanes_of<T, full> <= channels; c += lanes_of<T, full>) body.template operator()<full, 1>(c);
+  if constexpr (full > 16) {
+    constexpr int half = full / 2;
+    for (; c + lanes_of<T, half> <= channels; c += lanes_of<T, half>) body.template operator()<half, 1>(c);
+  }
+  if constexpr (full > 32) {
+    constexpr int quarter = full / 4;
+    for (; c + lanes_of<T, quarter> <= channels; c += lanes_of<T, quarter>) body.template operator()<quarter, 1>(c);
+  }
+  for (; c < channels; ++c) body.template operator()<0, 1>(c);
+}
+
+}  // namespace pneuma::kernels::cpu::conv2d_detail
