@@ -14,12 +14,23 @@ namespace {
 
 constexpr size_t kHostAlignment = 64;
 
-class HostAllocator final : public Allocator {
+// 64-byte aligned host memory straight from the C library.
+class AlignedHostBackend final : public MemoryBackend {
  public:
   void* allocate(size_t bytes) override {
     const size_t padded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
     void* pointer = std::aligned_alloc(kHostAlignment, padded == 0 ? kHostAlignment : padded);
     PNEUMA_CHECK(pointer != nullptr, "out of host memory allocating %zu bytes", bytes);
+    return pointer;
+  }
+  void free(void* pointer) override { std::free(pointer); }
+};
+
+// Without caching: every allocation goes to the C library (PNEUMA_HOST_CACHE=0, for memory-tight embedded use).
+class UncachedHostAllocator final : public Allocator {
+ public:
+  void* allocate(size_t bytes) override {
+    void* pointer = backend_.allocate(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.allocations++;
     stats_.backend_allocations++;
@@ -28,7 +39,7 @@ class HostAllocator final : public Allocator {
     return pointer;
   }
   void deallocate(void* pointer, size_t bytes) override {
-    std::free(pointer);
+    backend_.free(pointer);
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.bytes_in_use -= bytes;
   }
@@ -43,9 +54,15 @@ class HostAllocator final : public Allocator {
   Device device() const override { return Device::cpu(); }
 
  private:
+  AlignedHostBackend backend_;
   mutable std::mutex mutex_;
   AllocatorStats stats_;
 };
+
+bool host_cache_enabled() {
+  const char* value = std::getenv("PNEUMA_HOST_CACHE");
+  return value == nullptr || std::strcmp(value, "0") != 0;
+}
 
 #if PNEUMA_WITH_CUDA
 class CudaMemoryBackend final : public MemoryBackend {
@@ -140,8 +157,12 @@ void CachingAllocator::release_cached() {
 }
 
 Allocator& host_allocator() {
-  static HostAllocator allocator;
-  return allocator;
+  // Large activations come and go every step; caching them avoids a page-fault storm (fresh pages from the
+  // kernel must be zeroed on first touch), which otherwise costs a third of a CPU training step.
+  static Allocator* allocator = host_cache_enabled()
+                                    ? static_cast<Allocator*>(new CachingAllocator(std::make_unique<AlignedHostBackend>(), Device::cpu()))
+                                    : static_cast<Allocator*>(new UncachedHostAllocator());
+  return *allocator;  // never destroyed: tensors in static objects may outlive any destruction order
 }
 
 Allocator& device_allocator(Device device) {

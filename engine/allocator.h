@@ -1,5 +1,6 @@
 // Memory allocators. Every tensor's storage comes from one of these:
-//  - host_allocator(): 64-byte aligned host memory, with usage statistics;
+//  - host_allocator(): 64-byte aligned host memory behind a CachingAllocator (PNEUMA_HOST_CACHE=0 in the
+//    environment turns the cache off, for memory-tight embedded use);
 //  - device_allocator(device): a CachingAllocator over cudaMalloc/cudaFree (only in CUDA builds). Freed blocks
 //    are kept in size-binned free lists and reused, so a training step allocates nothing from the driver after
 //    the first iteration. The caching logic is device-independent and tested on the host with a fake backend.

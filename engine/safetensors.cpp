@@ -22,6 +22,7 @@ namespace {
 using Json = nlohmann::ordered_json;  // keeps the header's tensor order
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the reference implementation's limit
+constexpr size_t kMaxRank = 32;                    // far beyond any real tensor; stops absurd headers early
 
 // Names come from untrusted files: keep error messages on one printable line.
 std::string printable(const std::string& text) {
@@ -36,6 +37,16 @@ std::string printable(const std::string& text) {
     }
   }
   return text.size() > 200 ? out + "..." : out;
+}
+
+// A JSON value from the file for an error message. Only flat values are dumped: dump() recurses, and a hostile
+// header can nest arrays millions deep.
+std::string describe(const Json& value) {
+  if (value.is_primitive()) return printable(value.dump());
+  if (value.is_array() && value.size() <= 8 &&
+      std::all_of(value.begin(), value.end(), [](const Json& v) { return v.is_primitive(); }))
+    return printable(value.dump());
+  return std::string("a JSON ") + value.type_name();
 }
 
 struct DTypeSpelling {
@@ -107,16 +118,18 @@ Shape parse_shape(const Json& value, const std::string& path, const std::string&
                   uint64_t& bytes) {
   PNEUMA_CHECK(value.is_array(), "safetensors %s: tensor '%s': \"shape\" must be an array", path.c_str(),
                printable(name).c_str());
+  PNEUMA_CHECK(value.size() <= kMaxRank, "safetensors %s: tensor '%s': rank %zu exceeds %zu", path.c_str(),
+               printable(name).c_str(), value.size(), kMaxRank);
   Shape shape;
   uint64_t count = 1;
   for (const Json& dim : value) {
     PNEUMA_CHECK(dim.is_number_unsigned() && dim.get<uint64_t>() <= uint64_t{std::numeric_limits<int64_t>::max()},
                  "safetensors %s: tensor '%s': shape entry %s is not a non-negative integer", path.c_str(),
-                 printable(name).c_str(), printable(dim.dump()).c_str());
+                 printable(name).c_str(), describe(dim).c_str());
     const uint64_t d = dim.get<uint64_t>();
     PNEUMA_CHECK(!__builtin_mul_overflow(count, d, &count) && count <= uint64_t{std::numeric_limits<int64_t>::max()},
                  "safetensors %s: tensor '%s': shape %s overflows", path.c_str(), printable(name).c_str(),
-                 printable(value.dump()).c_str());
+                 describe(value).c_str());
     shape.push_back(static_cast<int64_t>(d));
   }
   PNEUMA_CHECK(!__builtin_mul_overflow(count, uint64_t{element_bytes}, &bytes),
@@ -140,7 +153,7 @@ TensorEntry parse_entry(const std::string& name, const Json& value, const std::s
   PNEUMA_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
                    offsets[1].is_number_unsigned(),
                "safetensors %s: tensor '%s': \"data_offsets\" must be two non-negative integers, got %s", path.c_str(),
-               printable(name).c_str(), printable(offsets.dump()).c_str());
+               printable(name).c_str(), describe(offsets).c_str());
   entry.begin = offsets[0].get<uint64_t>();
   entry.end = offsets[1].get<uint64_t>();
   PNEUMA_CHECK(entry.begin <= entry.end && entry.end - entry.begin == bytes,
@@ -178,7 +191,10 @@ Json parse_header_json(const std::string& text, const std::string& path) {
     header = Json::parse(text, watch_duplicates);
   } catch (const Json::parse_error& e) {
     PNEUMA_FAIL("safetensors %s: header is not valid JSON at file byte %llu: %s", path.c_str(),
-                static_cast<unsigned long long>(8 + e.byte), e.what());
+                static_cast<unsigned long long>(8 + e.byte), printable(e.what()).c_str());
+  } catch (const Json::exception& e) {  // e.g. a number too large for a double
+    PNEUMA_FAIL("safetensors %s: header (file bytes 8..%zu) is not valid JSON: %s", path.c_str(), 8 + text.size(),
+                printable(e.what()).c_str());
   }
   PNEUMA_CHECK(duplicate.empty(), "safetensors %s: header names '%s' twice", path.c_str(),
                printable(duplicate).c_str());
@@ -227,7 +243,7 @@ bool SafetensorsFile::contains(const std::string& name) const {
 const Tensor& SafetensorsFile::at(const std::string& name) const {
   for (const NamedTensor& t : tensors)
     if (t.name == name) return t.tensor;
-  PNEUMA_FAIL("safetensors: no tensor named '%s'", name.c_str());
+  PNEUMA_FAIL("safetensors %s: no tensor named '%s'", path.c_str(), name.c_str());
 }
 
 // ---- reader -------------------------------------------------------------------------------------
@@ -244,13 +260,15 @@ SafetensorsFile read_safetensors(const std::string& path) {
   uint64_t header_bytes = 0;
   read_exactly(fd.get(), path, &header_bytes, 8, 0);
   PNEUMA_CHECK(header_bytes >= 2 && header_bytes <= file_size - 8 && header_bytes <= kMaxHeaderBytes,
-               "safetensors %s: header length %llu at byte 0 does not fit the file of %llu bytes", path.c_str(),
-               static_cast<unsigned long long>(header_bytes), static_cast<unsigned long long>(file_size));
+               "safetensors %s: header length %llu at byte 0 does not fit the file of %llu bytes (limit %llu)",
+               path.c_str(), static_cast<unsigned long long>(header_bytes), static_cast<unsigned long long>(file_size),
+               static_cast<unsigned long long>(kMaxHeaderBytes));
   std::string text(header_bytes, '\0');
   read_exactly(fd.get(), path, text.data(), header_bytes, 8);
   const Json header = parse_header_json(text, path);
 
   SafetensorsFile file;
+  file.path = path;
   std::vector<TensorEntry> entries;
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") {
@@ -354,7 +372,12 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
                       {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const Json::exception& e) {  // names and metadata must be valid UTF-8
+    PNEUMA_FAIL("safetensors %s: cannot encode the header: %s", path.c_str(), e.what());
+  }
   text.resize((text.size() + 7) / 8 * 8, ' ');  // pad so the data section starts 8-byte aligned
   const uint64_t header_bytes = text.size();
 

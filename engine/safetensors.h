@@ -23,6 +23,7 @@ struct NamedTensor {
 };
 
 struct SafetensorsFile {
+  std::string path;                             // where it was read from (for messages)
   std::vector<NamedTensor> tensors;             // in header order
   std::map<std::string, std::string> metadata;  // the "__metadata__" map (empty when absent)
 

@@ -68,6 +68,7 @@ class Module {
 
   // ---- placement ----------------------------------------------------------------------------------
   // Moves / converts every parameter and buffer in place (the handles stay valid; gradients are dropped).
+  // Do it before building an optimizer: optimizer state buffers are not moved.
   void to(Device device);
   void to(DType dtype);
 

@@ -16,7 +16,8 @@ class SqueezeExcitation : public Module {
  public:
   SqueezeExcitation(int64_t channels, int64_t squeeze_channels,
                     kernels::Activation activation = kernels::Activation::silu,
-                    kernels::Activation gate = kernels::Activation::sigmoid, Generator& generator = default_generator());
+                    kernels::Activation gate = kernels::Activation::sigmoid,
+                    Generator& generator = default_generator());
 
   Tensor forward(const Tensor& input) override;
   std::string type_name() const override { return "SqueezeExcitation"; }

@@ -26,7 +26,8 @@ void Adam::update(Tensor& parameter, const Tensor& grad, double learning_rate, d
   hyper.decoupled_weight_decay = decoupled_weight_decay_;
   hyper.step = step;
   for (const char* name : {"exp_avg", "exp_avg_sq"})
-    if (!buffers.count(name)) buffers.emplace(name, Tensor::zeros(parameter.shape(), parameter.dtype(), parameter.device()));
+    if (!buffers.count(name))
+      buffers.emplace(name, Tensor::zeros(parameter.shape(), parameter.dtype(), parameter.device()));
   Tensor& exp_avg = buffers.at("exp_avg");
   Tensor& exp_avg_sq = buffers.at("exp_avg_sq");
   dispatch_floating(parameter.dtype(), type_name().c_str(), [&]<class T>() {

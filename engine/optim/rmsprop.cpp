@@ -25,15 +25,15 @@ void Rmsprop::update(Tensor& parameter, const Tensor& grad, double learning_rate
   auto buffer = [&](const char* name, double initial) -> Tensor {
     auto found = buffers.find(name);
     if (found == buffers.end())
-      found = buffers.emplace(name, Tensor::full(parameter.shape(), initial, parameter.dtype(), parameter.device())).first;
+      found =
+          buffers.emplace(name, Tensor::full(parameter.shape(), initial, parameter.dtype(), parameter.device())).first;
     return found->second;
   };
   Tensor square_avg = buffer("square_avg", options_.initial_square_average);
   Tensor momentum_buffer = options_.momentum != 0 ? buffer("momentum_buffer", 0.0) : Tensor();
   Tensor grad_avg = options_.centered ? buffer("grad_avg", 0.0) : Tensor();
   dispatch_floating(parameter.dtype(), "Rmsprop", [&]<class T>() {
-    kernels::cpu::rmsprop_update<T>(parameter.numel(), hyper, parameter.data<T>(), grad.data<T>(),
-                                    square_avg.data<T>(),
+    kernels::cpu::rmsprop_update<T>(parameter.numel(), hyper, parameter.data<T>(), grad.data<T>(), square_avg.data<T>(),
                                     momentum_buffer.defined() ? momentum_buffer.data<T>() : nullptr,
                                     grad_avg.defined() ? grad_avg.data<T>() : nullptr);
   });

@@ -25,7 +25,9 @@ void Sgd::update(Tensor& parameter, const Tensor& grad, double learning_rate, do
     auto found = buffers.find("momentum_buffer");
     first_step = found == buffers.end();
     if (first_step)
-      found = buffers.emplace("momentum_buffer", Tensor::zeros(parameter.shape(), parameter.dtype(), parameter.device())).first;
+      found =
+          buffers.emplace("momentum_buffer", Tensor::zeros(parameter.shape(), parameter.dtype(), parameter.device()))
+              .first;
     momentum_buffer = found->second;
   }
   dispatch_floating(parameter.dtype(), "Sgd", [&]<class T>() {

@@ -10,16 +10,26 @@ namespace pneuma::kernels {
 
 const char* activation_name(Activation a) {
   switch (a) {
-    case Activation::identity: return "identity";
-    case Activation::relu: return "relu";
-    case Activation::relu6: return "relu6";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::silu: return "silu";
-    case Activation::hard_sigmoid: return "hard_sigmoid";
-    case Activation::hard_swish: return "hard_swish";
-    case Activation::gelu: return "gelu";
-    case Activation::gelu_tanh: return "gelu_tanh";
-    case Activation::tanh: return "tanh";
+    case Activation::identity:
+      return "identity";
+    case Activation::relu:
+      return "relu";
+    case Activation::relu6:
+      return "relu6";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::silu:
+      return "silu";
+    case Activation::hard_sigmoid:
+      return "hard_sigmoid";
+    case Activation::hard_swish:
+      return "hard_swish";
+    case Activation::gelu:
+      return "gelu";
+    case Activation::gelu_tanh:
+      return "gelu_tanh";
+    case Activation::tanh:
+      return "tanh";
   }
   return "unknown";
 }
@@ -88,8 +98,7 @@ void activation_forward(Activation a, int64_t count, const T* input, T* output) 
         return x * (shifted < T(0) ? T(0) : (shifted > T(6) ? T(6) : shifted)) / T(6);
       });
     case Activation::gelu:
-      return map_unary(count, input, output,
-                       [](T x) { return x * T(0.5) * (T(1) + std::erf(x * kSqrtHalf<T>)); });
+      return map_unary(count, input, output, [](T x) { return x * T(0.5) * (T(1) + std::erf(x * kSqrtHalf<T>)); });
     case Activation::gelu_tanh:
       return map_unary(count, input, output, [](T x) {
         const T inner = kGeluTanhBeta<T> * (x + kGeluTanhKappa<T> * x * x * x);

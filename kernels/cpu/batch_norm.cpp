@@ -13,8 +13,9 @@ namespace pneuma::kernels::cpu {
 namespace {
 
 constexpr int64_t kChunkElements = 32768;  // elements per reduction chunk / per thread for elementwise passes
+constexpr int64_t kMinimumChunkRows = 16;  // keeps the per-chunk partials well below the input size for wide rows
 
-int64_t rows_per_chunk(int64_t channels) { return std::max<int64_t>(1, kChunkElements / channels); }
+int64_t rows_per_chunk(int64_t channels) { return std::max(kMinimumChunkRows, kChunkElements / channels); }
 
 void check_shape(const BatchNormShape& s, const char* who) {
   PNEUMA_CHECK(s.rows > 0 && s.channels > 0, "%s: rows and channels must be positive, got %lld x %lld", who,
@@ -44,6 +45,49 @@ double inverse_std(T variance, T eps) {
   return 1.0 / std::sqrt(static_cast<double>(variance) + static_cast<double>(eps));
 }
 
+// Per-row inner loops over the channels. __restrict__ parameters (which GCC reliably honours after inlining) let
+// them vectorise without runtime overlap checks.
+template <class T>
+void add_row(int64_t channels, const T* __restrict__ x, double* __restrict__ sum) {
+  for (int64_t c = 0; c < channels; ++c) sum[c] += static_cast<double>(x[c]);
+}
+
+template <class T>
+void add_centred_row(int64_t channels, const T* __restrict__ x, const double* __restrict__ mean,
+                     double* __restrict__ deviation_sum, double* __restrict__ square_sum) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const double deviation = static_cast<double>(x[c]) - mean[c];
+    deviation_sum[c] += deviation;
+    square_sum[c] += deviation * deviation;
+  }
+}
+
+template <class T>
+void add_gradient_row(int64_t channels, const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ mean,
+                      double* __restrict__ grad_sum, double* __restrict__ grad_dot_centred) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const double g = static_cast<double>(dy[c]);
+    grad_sum[c] += g;
+    grad_dot_centred[c] += g * (static_cast<double>(x[c]) - static_cast<double>(mean[c]));
+  }
+}
+
+// y = (x − mean)·scale + shift. x and y may be the same buffer (no __restrict__ on them).
+template <class T>
+void normalise_row(int64_t channels, const T* x, const T* __restrict__ mean, const T* __restrict__ scale,
+                   const T* __restrict__ shift, T* y) {
+  for (int64_t c = 0; c < channels; ++c) y[c] = (x[c] - mean[c]) * scale[c] + shift[c];
+}
+
+// dx = (dy − grad_mean − (x − mean)·centred_scale)·input_scale. dx may overwrite dy.
+template <class T>
+void input_gradient_row(int64_t channels, const T* dy, const T* __restrict__ x, const T* __restrict__ mean,
+                        const T* __restrict__ grad_mean, const T* __restrict__ centred_scale,
+                        const T* __restrict__ input_scale, T* dx) {
+  for (int64_t c = 0; c < channels; ++c)
+    dx[c] = (dy[c] - grad_mean[c] - (x[c] - mean[c]) * centred_scale[c]) * input_scale[c];
+}
+
 }  // namespace
 
 template <class T>
@@ -53,11 +97,7 @@ void batch_norm_statistics(const BatchNormShape& s, const T* input, T* mean, T* 
   // Pass 1: the mean.
   const std::vector<double> sums =
       sum_over_row_chunks(s.rows, channels, channels, [&](int64_t begin, int64_t end, double* partial) {
-        double* __restrict__ sum = partial;
-        for (int64_t row = begin; row < end; ++row) {
-          const T* __restrict__ x = input + row * channels;
-          for (int64_t c = 0; c < channels; ++c) sum[c] += static_cast<double>(x[c]);
-        }
+        for (int64_t row = begin; row < end; ++row) add_row(channels, input + row * channels, partial);
       });
   std::vector<double> batch_mean(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) batch_mean[c] = sums[c] / static_cast<double>(s.rows);
@@ -66,17 +106,8 @@ void batch_norm_statistics(const BatchNormShape& s, const T* input, T* mean, T* 
   // (the "corrected two-pass" algorithm of Chan, Golub and LeVeque).
   const std::vector<double> centred =
       sum_over_row_chunks(s.rows, channels, 2 * channels, [&](int64_t begin, int64_t end, double* partial) {
-        double* __restrict__ deviation_sum = partial;
-        double* __restrict__ square_sum = partial + channels;
-        const double* __restrict__ m = batch_mean.data();
-        for (int64_t row = begin; row < end; ++row) {
-          const T* __restrict__ x = input + row * channels;
-          for (int64_t c = 0; c < channels; ++c) {
-            const double deviation = static_cast<double>(x[c]) - m[c];
-            deviation_sum[c] += deviation;
-            square_sum[c] += deviation * deviation;
-          }
-        }
+        for (int64_t row = begin; row < end; ++row)
+          add_centred_row(channels, input + row * channels, batch_mean.data(), partial, partial + channels);
       });
   const double rows = static_cast<double>(s.rows);
   for (int64_t c = 0; c < channels; ++c) {
@@ -87,8 +118,8 @@ void batch_norm_statistics(const BatchNormShape& s, const T* input, T* mean, T* 
 }
 
 template <class T>
-void batch_norm_apply(const BatchNormShape& s, const T* input, const T* mean, const T* variance, T eps,
-                      const T* gamma, const T* beta, T* output) {
+void batch_norm_apply(const BatchNormShape& s, const T* input, const T* mean, const T* variance, T eps, const T* gamma,
+                      const T* beta, T* output) {
   check_shape(s, "batch_norm_apply");
   PNEUMA_CHECK(eps >= T(0), "batch_norm_apply: eps must be non-negative");
   const int64_t channels = s.channels;
@@ -99,14 +130,8 @@ void batch_norm_apply(const BatchNormShape& s, const T* input, const T* mean, co
     shift[c] = beta ? beta[c] : T(0);
   }
   parallel_for(s.rows, rows_per_chunk(channels), [&](int64_t begin, int64_t end) {
-    const T* __restrict__ m = mean;
-    const T* __restrict__ a = scale.data();
-    const T* __restrict__ b = shift.data();
-    for (int64_t row = begin; row < end; ++row) {
-      const T* x = input + row * channels;
-      T* y = output + row * channels;
-      for (int64_t c = 0; c < channels; ++c) y[c] = (x[c] - m[c]) * a[c] + b[c];
-    }
+    for (int64_t row = begin; row < end; ++row)
+      normalise_row(channels, input + row * channels, mean, scale.data(), shift.data(), output + row * channels);
   });
 }
 
@@ -119,15 +144,14 @@ void batch_norm_update_running(const BatchNormShape& s, const T* batch_mean, con
   const double m = static_cast<double>(momentum);
   for (int64_t c = 0; c < s.channels; ++c) {
     running_mean[c] = static_cast<T>((1.0 - m) * running_mean[c] + m * batch_mean[c]);
-    running_variance[c] =
-        static_cast<T>((1.0 - m) * running_variance[c] + m * unbiased_factor * batch_variance[c]);
+    running_variance[c] = static_cast<T>((1.0 - m) * running_variance[c] + m * unbiased_factor * batch_variance[c]);
   }
 }
 
 template <class T>
 void batch_norm_backward(const BatchNormShape& s, const T* grad_output, const T* input, const T* mean,
-                         const T* variance, T eps, const T* gamma, bool batch_statistics, T* grad_input,
-                         T* grad_gamma, T* grad_beta) {
+                         const T* variance, T eps, const T* gamma, bool batch_statistics, T* grad_input, T* grad_gamma,
+                         T* grad_beta) {
   check_shape(s, "batch_norm_backward");
   const int64_t channels = s.channels;
   const double rows = static_cast<double>(s.rows);
@@ -139,18 +163,9 @@ void batch_norm_backward(const BatchNormShape& s, const T* grad_output, const T*
   std::vector<double> sums;
   if (need_sums) {
     sums = sum_over_row_chunks(s.rows, channels, 2 * channels, [&](int64_t begin, int64_t end, double* partial) {
-      double* __restrict__ grad_sum = partial;
-      double* __restrict__ grad_dot_centred = partial + channels;
-      const T* __restrict__ m = mean;
-      for (int64_t row = begin; row < end; ++row) {
-        const T* __restrict__ dy = grad_output + row * channels;
-        const T* __restrict__ x = input + row * channels;
-        for (int64_t c = 0; c < channels; ++c) {
-          const double g = static_cast<double>(dy[c]);
-          grad_sum[c] += g;
-          grad_dot_centred[c] += g * (static_cast<double>(x[c]) - static_cast<double>(m[c]));
-        }
-      }
+      for (int64_t row = begin; row < end; ++row)
+        add_gradient_row(channels, grad_output + row * channels, input + row * channels, mean, partial,
+                         partial + channels);
     });
   }
   for (int64_t c = 0; c < channels; ++c) {
@@ -170,26 +185,18 @@ void batch_norm_backward(const BatchNormShape& s, const T* grad_output, const T*
     centred_scale[c] = batch_statistics ? static_cast<T>(sums[channels + c] * inv_std[c] * inv_std[c] / rows) : T(0);
   }
   parallel_for(s.rows, rows_per_chunk(channels), [&](int64_t begin, int64_t end) {
-    const T* __restrict__ m = mean;
-    const T* __restrict__ a = input_scale.data();
-    const T* __restrict__ dy_mean = grad_mean.data();
-    const T* __restrict__ k = centred_scale.data();
-    for (int64_t row = begin; row < end; ++row) {
-      const T* dy = grad_output + row * channels;  // no __restrict__: grad_input may overwrite grad_output
-      const T* x = input + row * channels;
-      T* dx = grad_input + row * channels;
-      for (int64_t c = 0; c < channels; ++c) dx[c] = (dy[c] - dy_mean[c] - (x[c] - m[c]) * k[c]) * a[c];
-    }
+    for (int64_t row = begin; row < end; ++row)
+      input_gradient_row(channels, grad_output + row * channels, input + row * channels, mean, grad_mean.data(),
+                         centred_scale.data(), input_scale.data(), grad_input + row * channels);
   });
 }
 
-#define PNEUMA_INSTANTIATE_BATCH_NORM(T)                                                                         \
-  template void batch_norm_statistics<T>(const BatchNormShape&, const T*, T*, T*);                              \
-  template void batch_norm_apply<T>(const BatchNormShape&, const T*, const T*, const T*, T, const T*, const T*, \
-                                    T*);                                                                        \
-  template void batch_norm_update_running<T>(const BatchNormShape&, const T*, const T*, T, T*, T*);             \
-  template void batch_norm_backward<T>(const BatchNormShape&, const T*, const T*, const T*, const T*, T,        \
-                                       const T*, bool, T*, T*, T*);
+#define PNEUMA_INSTANTIATE_BATCH_NORM(T)                                                                             \
+  template void batch_norm_statistics<T>(const BatchNormShape&, const T*, T*, T*);                                   \
+  template void batch_norm_apply<T>(const BatchNormShape&, const T*, const T*, const T*, T, const T*, const T*, T*); \
+  template void batch_norm_update_running<T>(const BatchNormShape&, const T*, const T*, T, T*, T*);                  \
+  template void batch_norm_backward<T>(const BatchNormShape&, const T*, const T*, const T*, const T*, T, const T*,   \
+                                       bool, T*, T*, T*);
 PNEUMA_INSTANTIATE_BATCH_NORM(float)
 PNEUMA_INSTANTIATE_BATCH_NORM(double)
 #undef PNEUMA_INSTANTIATE_BATCH_NORM

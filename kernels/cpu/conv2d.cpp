@@ -80,11 +80,17 @@ void conv2d_backward_bias(const Conv2dShape& s, const T* grad_output, T* grad_bi
   std::vector<T> partials(chunks * channels);
   parallel_for_chunks(pixels, chunk, [&](int64_t index, int64_t begin, int64_t end) {
     T* sum = partials.data() + index * channels;
-    std::copy(grad_output + begin * channels, grad_output + (begin + 1) * channels, sum);
-    for (int64_t pixel = begin + 1; pixel < end; ++pixel) {
-      const T* row = grad_output + pixel * channels;
-      for (int64_t c = 0; c < channels; ++c) sum[c] += row[c];
-    }
+    // a block of channels is summed over the chunk's pixels in registers
+    conv2d_detail::for_channel_blocks<T, 8>(channels, [&]<int bytes, int count>(int64_t c0) {
+      using V = conv2d_detail::Vector<T, bytes>;
+      constexpr int lanes = conv2d_detail::lanes_of<T, bytes>;
+      V total[count];
+      for (int v = 0; v < count; ++v) total[v] = V{};
+      for (int64_t pixel = begin; pixel < end; ++pixel)
+        for (int v = 0; v < count; ++v)
+          total[v] += conv2d_detail::load<V>(grad_output + pixel * channels + c0 + v * lanes);
+      for (int v = 0; v < count; ++v) conv2d_detail::store(sum + c0 + v * lanes, total[v]);
+    });
   });
   std::copy(partials.begin(), partials.begin() + channels, grad_bias);
   for (int64_t index = 1; index < chunks; ++index)

@@ -3,7 +3,6 @@
 // rows (batch × height) of the tensor being written, so each element is written by exactly one thread.
 // The weight gradient lives in conv2d_depthwise_weight.cpp.
 #include <algorithm>
-#include <utility>
 #include <vector>
 
 #include "kernels/cpu/conv2d_internal.h"
@@ -24,7 +23,7 @@ void depthwise_forward(const Conv2dShape& s, const T* input, const T* weight, co
       valid_taps(ih0, s.dilation_height, s.kernel_height, s.in_height, &kh_begin, &kh_end);
       const T* image = input + n * s.in_height * s.in_width * channels;
       T* out_row = output + row * s.out_width * channels;
-      for_channel_blocks<T, 4>(channels, [&]<int bytes, int count>(int64_t c0) {
+      for_channel_blocks<T, 8>(channels, [&]<int bytes, int count>(int64_t c0) {
         using V = Vector<T, bytes>;
         constexpr int lanes = lanes_of<T, bytes>;
         for (int64_t ow = 0; ow < s.out_width; ++ow) {
@@ -34,10 +33,10 @@ void depthwise_forward(const Conv2dShape& s, const T* input, const T* weight, co
           V sum[count];
           for (int v = 0; v < count; ++v) sum[v] = bias != nullptr ? load<V>(bias + c0 + v * lanes) : V{};
           for (int64_t kh = kh_begin; kh < kh_end; ++kh) {
-            const T* pixel = image + ((ih0 + kh * s.dilation_height) * s.in_width + iw0) * channels + c0;
+            const T* input_row = image + (ih0 + kh * s.dilation_height) * s.in_width * channels + c0;
             const T* w = tap_weights.data() + kh * s.kernel_width * channels + c0;
             for (int64_t kw = kw_begin; kw < kw_end; ++kw) {
-              const T* x = pixel + kw * s.dilation_width * channels;
+              const T* x = input_row + (iw0 + kw * s.dilation_width) * channels;
               for (int v = 0; v < count; ++v)
                 sum[v] += load<V>(x + v * lanes) * load<V>(w + kw * channels + v * lanes);
             }
@@ -48,30 +47,6 @@ void depthwise_forward(const Conv2dShape& s, const T* input, const T* weight, co
     }
   });
 }
-
-namespace {
-
-// Which output positions read input position i: the (kernel tap, output index) pairs with
-// output·stride - pad + tap·dilation == i, listed for every i in [0, size).
-struct TapTable {
-  int64_t max_taps;
-  std::vector<int64_t> count;                  // [size]
-  std::vector<std::pair<int64_t, int64_t>> entries;  // [size · max_taps]: (tap, output index)
-};
-
-inline TapTable tap_table(int64_t size, int64_t out_size, int64_t kernel, int64_t stride, int64_t pad,
-                          int64_t dilation) {
-  TapTable table{kernel, std::vector<int64_t>(size, 0), std::vector<std::pair<int64_t, int64_t>>(size * kernel)};
-  for (int64_t i = 0; i < size; ++i)
-    for (int64_t k = 0; k < kernel; ++k) {
-      const int64_t t = i + pad - k * dilation;
-      if (t < 0 || t % stride != 0 || t / stride >= out_size) continue;
-      table.entries[i * kernel + table.count[i]++] = {k, t / stride};
-    }
-  return table;
-}
-
-}  // namespace
 
 // grad_input[n, ih, iw, c] = Σ over the taps that read it of grad_output[n, oh, ow, c] · weight[c, kh, kw],
 // gathered per input pixel in a fixed tap order.
@@ -91,7 +66,7 @@ void depthwise_backward_input(const Conv2dShape& s, const T* grad_output, const 
       const int64_t row_tap_count = rows.count[ih];
       const T* gradient_image = grad_output + n * s.out_height * s.out_width * channels;
       T* in_row = grad_input + row * s.in_width * channels;
-      for_channel_blocks<T, 4>(channels, [&]<int bytes, int count>(int64_t c0) {
+      for_channel_blocks<T, 8>(channels, [&]<int bytes, int count>(int64_t c0) {
         using V = Vector<T, bytes>;
         constexpr int lanes = lanes_of<T, bytes>;
         for (int64_t iw = 0; iw < s.in_width; ++iw) {

@@ -35,7 +35,7 @@ void accumulate_row(const Conv2dShape& s, const T* input, const T* grad_output, 
                                  : std::min(s.out_width, (s.in_width - offset + s.stride_width - 1) / s.stride_width);
       if (ow_begin >= ow_end) continue;
       T* tap_partial = partial + (kh * s.kernel_width + kw) * channels;
-      for_channel_blocks<T, 4>(channels, [&]<int bytes, int count>(int64_t c0) {
+      for_channel_blocks<T, 8>(channels, [&]<int bytes, int count>(int64_t c0) {
         using V = Vector<T, bytes>;
         constexpr int lanes = lanes_of<T, bytes>;
         // two interleaved accumulator sets (even / odd ow) so narrow blocks are not bound by FMA latency

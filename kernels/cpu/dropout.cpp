@@ -18,28 +18,40 @@ constexpr int64_t kGrainElements = 8192;
 // Factor for kept elements: 1/(1−p); with p = 1 nothing is kept and the factor is never used.
 template <class T>
 T keep_scale(T p, const char* who) {
-  PNEUMA_CHECK(p >= T(0) && p <= T(1), "%s: drop probability must be in [0, 1], got %g", who,
-               static_cast<double>(p));
+  PNEUMA_CHECK(p >= T(0) && p <= T(1), "%s: drop probability must be in [0, 1], got %g", who, static_cast<double>(p));
   return p < T(1) ? T(1) / (T(1) - p) : T(0);
 }
 
-// output[i] = input[i] · (kept(i) ? scale : 0), kept(i) iff philox_uniform_at(seed, offset, i) >= p.
-// One Philox call yields four consecutive elements' numbers.
+constexpr int64_t kBlocksPerBatch = 16;
+constexpr int64_t kElementsPerBatch = 4 * kBlocksPerBatch;
+
+// Uniform numbers of stream elements [4·first_block, 4·first_block + 64): sixteen independent Philox blocks side
+// by side, a loop GCC vectorises across the blocks (several times faster than one block at a time).
+void uniform_batch(uint64_t seed, uint64_t offset, uint64_t first_block, float* __restrict__ uniform) {
+  for (int64_t lane = 0; lane < kBlocksPerBatch; ++lane) {
+    const Philox4x32 block = philox_block(seed, offset, first_block + static_cast<uint64_t>(lane));
+    for (int64_t word = 0; word < 4; ++word) uniform[lane * 4 + word] = philox_uniform_float(block.value[word]);
+  }
+}
+
+// output[i] = input[i] · (uniform[i] >= p ? scale : 0). input and output may be the same buffer.
+template <class T>
+void multiply_by_mask(int64_t count, const T* input, const float* __restrict__ uniform, T p, T scale, T* output) {
+  for (int64_t i = 0; i < count; ++i) output[i] = input[i] * (uniform[i] >= p ? scale : T(0));
+}
+
+// Element i is kept iff philox_uniform_at(seed, offset, i) >= p.
 template <class T>
 void apply_element_mask(int64_t count, T p, uint64_t seed, uint64_t offset, const T* input, T* output,
                         const char* who) {
   const T scale = keep_scale(p, who);
   PNEUMA_CHECK(count >= 0, "%s: negative count", who);
   parallel_for(count, kGrainElements, [&](int64_t begin, int64_t end) {
-    int64_t i = begin;
-    while (i < end) {
-      const uint64_t block_index = static_cast<uint64_t>(i) >> 2;
-      const Philox4x32 block = philox_block(seed, offset, block_index);
-      const int64_t block_end = std::min<int64_t>(end, static_cast<int64_t>(block_index * 4 + 4));
-      for (; i < block_end; ++i) {
-        const float u = philox_uniform_float(block.value[i & 3]);
-        output[i] = input[i] * (u >= p ? scale : T(0));
-      }
+    alignas(64) float uniform[kElementsPerBatch];
+    for (int64_t batch_start = begin - begin % kElementsPerBatch; batch_start < end; batch_start += kElementsPerBatch) {
+      uniform_batch(seed, offset, static_cast<uint64_t>(batch_start / 4), uniform);
+      const int64_t first = std::max(begin, batch_start), last = std::min(end, batch_start + kElementsPerBatch);
+      multiply_by_mask(last - first, input + first, uniform + (first - batch_start), p, scale, output + first);
     }
   });
 }
@@ -88,10 +100,10 @@ void drop_path_backward(int64_t batch, int64_t per_sample, T p, uint64_t seed, u
   apply_sample_mask(batch, per_sample, p, seed, offset, grad_output, grad_input, "drop_path_backward");
 }
 
-#define PNEUMA_INSTANTIATE_DROPOUT(T)                                                                    \
-  template void dropout_forward<T>(int64_t, T, uint64_t, uint64_t, const T*, T*);                       \
-  template void dropout_backward<T>(int64_t, T, uint64_t, uint64_t, const T*, T*);                      \
-  template void drop_path_forward<T>(int64_t, int64_t, T, uint64_t, uint64_t, const T*, T*);            \
+#define PNEUMA_INSTANTIATE_DROPOUT(T)                                                        \
+  template void dropout_forward<T>(int64_t, T, uint64_t, uint64_t, const T*, T*);            \
+  template void dropout_backward<T>(int64_t, T, uint64_t, uint64_t, const T*, T*);           \
+  template void drop_path_forward<T>(int64_t, int64_t, T, uint64_t, uint64_t, const T*, T*); \
   template void drop_path_backward<T>(int64_t, int64_t, T, uint64_t, uint64_t, const T*, T*);
 PNEUMA_INSTANTIATE_DROPOUT(float)
 PNEUMA_INSTANTIATE_DROPOUT(double)

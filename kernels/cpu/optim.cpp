@@ -6,6 +6,7 @@
 // Each update is a chunk function with __restrict buffers and its constants passed by value, so g++ needs no
 // run-time alias checks and vectorises the loop (the sqrt in Adam/RMSprop vectorises only with -fno-math-errno).
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/error.h"
 #include "kernels/optim.h"
@@ -71,10 +72,11 @@ void adam_chunk(int64_t begin, int64_t end, const AdamConstants<T> c, T* __restr
 template <class T>
 struct RmspropConstants {
   T alpha, one_minus_alpha, eps, weight_decay, momentum, negative_lr;
-  bool use_weight_decay, use_momentum, centered, eps_inside_sqrt;
+  bool use_weight_decay;
 };
 
-template <class T>
+// The variant switches are template parameters: a loop-invariant select blocks g++'s vectoriser.
+template <class T, bool Centered, bool Momentum, bool EpsInsideSqrt>
 void rmsprop_chunk(int64_t begin, int64_t end, const RmspropConstants<T> c, T* __restrict param,
                    const T* __restrict grad, T* __restrict square_avg, T* __restrict momentum_buffer,
                    T* __restrict grad_avg) {
@@ -84,15 +86,17 @@ void rmsprop_chunk(int64_t begin, int64_t end, const RmspropConstants<T> c, T* _
     T v = square_avg[i] * c.alpha;
     v = v + c.one_minus_alpha * g * g;  // square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
     square_avg[i] = v;
-    if (c.centered) {
+    if constexpr (Centered) {
       T mean = grad_avg[i] * c.alpha;
       mean = mean + c.one_minus_alpha * g;  // grad_avg.mul_(alpha).add_(grad, alpha=1 - alpha)
       grad_avg[i] = mean;
       v = v + T(-1) * mean * mean;  // square_avg.addcmul(grad_avg, grad_avg, value=-1)
     }
     // PyTorch: sqrt(v) + eps.  TensorFlow/Keras (eps_inside_sqrt): sqrt(v + eps).
-    const T denominator = c.eps_inside_sqrt ? std::sqrt(v + c.eps) : std::sqrt(v) + c.eps;
-    if (c.use_momentum) {
+    T denominator;
+    if constexpr (EpsInsideSqrt) denominator = std::sqrt(v + c.eps);
+    else denominator = std::sqrt(v) + c.eps;
+    if constexpr (Momentum) {
       T buffer = momentum_buffer[i] * c.momentum;
       buffer = buffer + g / denominator;  // buf.mul_(momentum).addcdiv_(grad, avg)
       momentum_buffer[i] = buffer;
@@ -101,6 +105,21 @@ void rmsprop_chunk(int64_t begin, int64_t end, const RmspropConstants<T> c, T* _
       param[i] = param[i] + c.negative_lr * g / denominator;  // param.addcdiv_(grad, avg, value=-lr)
     }
   }
+}
+
+// Calls body(std::bool_constant<a>, std::bool_constant<b>, std::bool_constant<c>).
+template <class Body>
+void with_flags(bool a, bool b, bool c, Body&& body) {
+  auto third = [&](auto first, auto second) {
+    if (c) body(first, second, std::true_type{});
+    else body(first, second, std::false_type{});
+  };
+  auto second = [&](auto first) {
+    if (b) third(first, std::true_type{});
+    else third(first, std::false_type{});
+  };
+  if (a) second(std::true_type{});
+  else second(std::false_type{});
 }
 
 }  // namespace
@@ -162,12 +181,12 @@ void rmsprop_update(int64_t count, const RmspropHyper& h, T* param, const T* gra
                               .weight_decay = static_cast<T>(h.weight_decay),
                               .momentum = static_cast<T>(h.momentum),
                               .negative_lr = static_cast<T>(-h.lr),
-                              .use_weight_decay = h.weight_decay != 0,
-                              .use_momentum = h.momentum > 0,
-                              .centered = h.centered,
-                              .eps_inside_sqrt = h.eps_inside_sqrt};
-  parallel_for(count, kUpdateGrain, [&](int64_t begin, int64_t end) {
-    rmsprop_chunk<T>(begin, end, c, param, grad, square_avg, momentum_buffer, grad_avg);
+                              .use_weight_decay = h.weight_decay != 0};
+  with_flags(h.centered, h.momentum > 0, h.eps_inside_sqrt, [&](auto centered, auto momentum, auto eps_inside_sqrt) {
+    parallel_for(count, kUpdateGrain, [&](int64_t begin, int64_t end) {
+      rmsprop_chunk<T, decltype(centered)::value, decltype(momentum)::value, decltype(eps_inside_sqrt)::value>(
+          begin, end, c, param, grad, square_avg, momentum_buffer, grad_avg);
+    });
   });
 }
 

@@ -17,12 +17,14 @@ namespace {
 constexpr int64_t kGrainElements = 16384;  // rough work per thread below which threading does not pay
 
 // Rows-of-work grain for parallel_for given the work per row.
-int64_t grain_for(int64_t work_per_row) { return std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, work_per_row)); }
+int64_t grain_for(int64_t work_per_row) {
+  return std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, work_per_row));
+}
 
 void check_pool_shape(const Pool2dShape& s, const char* who) {
-  PNEUMA_CHECK(s.batch > 0 && s.in_height > 0 && s.in_width > 0 && s.channels > 0 && s.out_height > 0 &&
-                   s.out_width > 0,
-               "%s: sizes must be positive", who);
+  PNEUMA_CHECK(
+      s.batch > 0 && s.in_height > 0 && s.in_width > 0 && s.channels > 0 && s.out_height > 0 && s.out_width > 0,
+      "%s: sizes must be positive", who);
   PNEUMA_CHECK(s.kernel_height > 0 && s.kernel_width > 0 && s.stride_height > 0 && s.stride_width > 0,
                "%s: kernel and stride must be positive", who);
   PNEUMA_CHECK(s.pad_top >= 0 && s.pad_left >= 0 && s.pad_bottom >= 0 && s.pad_right >= 0,
@@ -72,6 +74,64 @@ std::vector<int64_t> divisor_counts(int64_t out_size, int64_t stride, int64_t pa
   return counts;
 }
 
+// Inner loops over the channels, one job each. __restrict__ parameters (which GCC reliably honours after inlining)
+// let them vectorise without runtime overlap checks; the max-pool loop ran scalar without them.
+template <class T>
+void set_to_zero(int64_t channels, T* __restrict__ destination) {
+  for (int64_t c = 0; c < channels; ++c) destination[c] = T(0);
+}
+
+template <class T>
+void add_to(int64_t channels, const T* __restrict__ source, T* __restrict__ destination) {
+  for (int64_t c = 0; c < channels; ++c) destination[c] += source[c];
+}
+
+// Replaces best[c] by x[c] (and index[c] by position) when x[c] is larger or NaN, as PyTorch's max pool does.
+template <class T>
+void keep_larger(int64_t channels, const T* __restrict__ x, int32_t position, T* __restrict__ best,
+                 int32_t* __restrict__ index) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const T v = x[c];
+    const bool take = v > best[c] || v != v;
+    best[c] = take ? v : best[c];
+    index[c] = take ? position : index[c];
+  }
+}
+
+// dx[c] += dy[c] where this pixel won the window.
+template <class T>
+void add_where_winner(int64_t channels, const int32_t* __restrict__ winner, int32_t position, const T* __restrict__ dy,
+                      T* __restrict__ dx) {
+  for (int64_t c = 0; c < channels; ++c) dx[c] += winner[c] == position ? dy[c] : T(0);
+}
+
+template <class T>
+void add_divided(int64_t channels, const T* __restrict__ dy, T divisor, T* __restrict__ dx) {
+  for (int64_t c = 0; c < channels; ++c) dx[c] += dy[c] / divisor;
+}
+
+template <class T>
+void divide_row(int64_t channels, const T* __restrict__ x, T divisor, T* __restrict__ y) {
+  for (int64_t c = 0; c < channels; ++c) y[c] = x[c] / divisor;
+}
+
+template <class T>
+void add_to_double(int64_t channels, const T* __restrict__ x, double* __restrict__ sum) {
+  for (int64_t c = 0; c < channels; ++c) sum[c] += static_cast<double>(x[c]);
+}
+
+template <class T>
+void add_product_to_double(int64_t channels, const T* __restrict__ a, const T* __restrict__ b,
+                           double* __restrict__ sum) {
+  for (int64_t c = 0; c < channels; ++c) sum[c] += static_cast<double>(a[c]) * static_cast<double>(b[c]);
+}
+
+// y = x · factor; x and y may be the same buffer.
+template <class T>
+void multiply_row(int64_t channels, const T* x, const T* __restrict__ factor, T* y) {
+  for (int64_t c = 0; c < channels; ++c) y[c] = x[c] * factor[c];
+}
+
 // Maximum of each window (first occurrence wins ties; NaN wins, as in PyTorch) with its flat in-image index.
 // `output` may be null (backward recomputing the winners only).
 template <class T>
@@ -88,8 +148,8 @@ void find_window_maxima(const Pool2dShape& s, const T* input, T* output, int32_t
       for (int64_t ow = 0; ow < s.out_width; ++ow) {
         const Span ws = window_span(ow, s.stride_width, s.pad_left, s.kernel_width, s.in_width);
         const int64_t out_offset = (row * s.out_width + ow) * channels;
-        T* __restrict__ best = output ? output + out_offset : value_scratch.data();
-        int32_t* __restrict__ index = argmax + out_offset;
+        T* best = output ? output + out_offset : value_scratch.data();
+        int32_t* index = argmax + out_offset;
         const int32_t first = static_cast<int32_t>(hs.begin * s.in_width + ws.begin);
         for (int64_t c = 0; c < channels; ++c) {
           best[c] = -std::numeric_limits<T>::infinity();
@@ -98,13 +158,7 @@ void find_window_maxima(const Pool2dShape& s, const T* input, T* output, int32_t
         for (int64_t h = hs.begin; h < hs.end; ++h) {
           for (int64_t w = ws.begin; w < ws.end; ++w) {
             const int32_t position = static_cast<int32_t>(h * s.in_width + w);
-            const T* __restrict__ x = image + position * channels;
-            for (int64_t c = 0; c < channels; ++c) {
-              const T v = x[c];
-              const bool take = v > best[c] || v != v;
-              best[c] = take ? v : best[c];
-              index[c] = take ? position : index[c];
-            }
+            keep_larger(channels, image + position * channels, position, best, index);
           }
         }
       }
@@ -116,7 +170,7 @@ void find_window_maxima(const Pool2dShape& s, const T* input, T* output, int32_t
 // body(b, first_pixel, end_pixel, partial) adds its terms to the `channels` doubles of `partial`.
 template <class Body>
 std::vector<double> sum_over_pixels(int64_t batch, int64_t pixels, int64_t channels, Body&& body) {
-  const int64_t chunk_pixels = std::max<int64_t>(1, 2 * kGrainElements / channels);
+  const int64_t chunk_pixels = std::max<int64_t>(16, 2 * kGrainElements / channels);  // 16+: partials stay small
   const int64_t chunks_per_image = chunk_count(pixels, chunk_pixels);
   std::vector<double> partials(static_cast<size_t>(batch * chunks_per_image * channels), 0.0);
   parallel_for_chunks(batch * chunks_per_image, 1, [&](int64_t chunk, int64_t, int64_t) {
@@ -171,14 +225,12 @@ void max_pool2d_backward(const Pool2dShape& s, const T* input, const int32_t* ar
       for (int64_t w = 0; w < s.in_width; ++w) {
         const Span ows = covering_outputs(w, s.stride_width, s.pad_left, s.kernel_width, s.out_width);
         const int32_t position = static_cast<int32_t>(h * s.in_width + w);
-        T* __restrict__ dx = grad_input + (row * s.in_width + w) * channels;
-        for (int64_t c = 0; c < channels; ++c) dx[c] = T(0);
+        T* dx = grad_input + (row * s.in_width + w) * channels;
+        set_to_zero(channels, dx);
         for (int64_t oh = ohs.begin; oh < ohs.end; ++oh) {
           for (int64_t ow = ows.begin; ow < ows.end; ++ow) {
             const int64_t out_offset = ((b * s.out_height + oh) * s.out_width + ow) * channels;
-            const int32_t* __restrict__ winner = argmax + out_offset;
-            const T* __restrict__ dy = grad_output + out_offset;
-            for (int64_t c = 0; c < channels; ++c) dx[c] += winner[c] == position ? dy[c] : T(0);
+            add_where_winner(channels, argmax + out_offset, position, grad_output + out_offset, dx);
           }
         }
       }
@@ -202,14 +254,10 @@ void avg_pool2d_forward(const Pool2dShape& s, const T* input, T* output) {
       const T* image = input + b * s.in_height * s.in_width * channels;
       for (int64_t ow = 0; ow < s.out_width; ++ow) {
         const Span ws = window_span(ow, s.stride_width, s.pad_left, s.kernel_width, s.in_width);
-        T* __restrict__ y = output + (row * s.out_width + ow) * channels;
-        for (int64_t c = 0; c < channels; ++c) y[c] = T(0);
-        for (int64_t h = hs.begin; h < hs.end; ++h) {
-          for (int64_t w = ws.begin; w < ws.end; ++w) {
-            const T* __restrict__ x = image + (h * s.in_width + w) * channels;
-            for (int64_t c = 0; c < channels; ++c) y[c] += x[c];
-          }
-        }
+        T* y = output + (row * s.out_width + ow) * channels;
+        set_to_zero(channels, y);
+        for (int64_t h = hs.begin; h < hs.end; ++h)
+          for (int64_t w = ws.begin; w < ws.end; ++w) add_to(channels, image + (h * s.in_width + w) * channels, y);
         const T divisor = static_cast<T>(height_counts[oh] * width_counts[ow]);
         for (int64_t c = 0; c < channels; ++c) y[c] /= divisor;
       }
@@ -234,13 +282,13 @@ void avg_pool2d_backward(const Pool2dShape& s, const T* grad_output, T* grad_inp
                    const Span ohs = covering_outputs(h, s.stride_height, s.pad_top, s.kernel_height, s.out_height);
                    for (int64_t w = 0; w < s.in_width; ++w) {
                      const Span ows = covering_outputs(w, s.stride_width, s.pad_left, s.kernel_width, s.out_width);
-                     T* __restrict__ dx = grad_input + (row * s.in_width + w) * channels;
-                     for (int64_t c = 0; c < channels; ++c) dx[c] = T(0);
+                     T* dx = grad_input + (row * s.in_width + w) * channels;
+                     set_to_zero(channels, dx);
                      for (int64_t oh = ohs.begin; oh < ohs.end; ++oh) {
                        for (int64_t ow = ows.begin; ow < ows.end; ++ow) {
                          const T divisor = static_cast<T>(height_counts[oh] * width_counts[ow]);
-                         const T* __restrict__ dy = grad_output + ((b * s.out_height + oh) * s.out_width + ow) * channels;
-                         for (int64_t c = 0; c < channels; ++c) dx[c] += dy[c] / divisor;
+                         add_divided(channels, grad_output + ((b * s.out_height + oh) * s.out_width + ow) * channels,
+                                     divisor, dx);
                        }
                      }
                    }
@@ -253,11 +301,7 @@ void global_avg_pool_forward(int64_t batch, int64_t pixels, int64_t channels, co
   check_global_shape(batch, pixels, channels, "global_avg_pool_forward");
   const std::vector<double> sums =
       sum_over_pixels(batch, pixels, channels, [&](int64_t b, int64_t first, int64_t end, double* partial) {
-        double* __restrict__ sum = partial;
-        for (int64_t p = first; p < end; ++p) {
-          const T* __restrict__ x = input + (b * pixels + p) * channels;
-          for (int64_t c = 0; c < channels; ++c) sum[c] += static_cast<double>(x[c]);
-        }
+        for (int64_t p = first; p < end; ++p) add_to_double(channels, input + (b * pixels + p) * channels, partial);
       });
   for (int64_t i = 0; i < batch * channels; ++i) output[i] = static_cast<T>(sums[i] / static_cast<double>(pixels));
 }
@@ -268,24 +312,17 @@ void global_avg_pool_backward(int64_t batch, int64_t pixels, int64_t channels, c
   const T count = static_cast<T>(pixels);
   parallel_for(batch * pixels, grain_for(channels), [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
-      const T* __restrict__ dy = grad_output + (row / pixels) * channels;
-      T* __restrict__ dx = grad_input + row * channels;
-      for (int64_t c = 0; c < channels; ++c) dx[c] = dy[c] / count;
+      divide_row(channels, grad_output + (row / pixels) * channels, count, grad_input + row * channels);
     }
   });
 }
 
 template <class T>
-void channel_scale_forward(int64_t batch, int64_t pixels, int64_t channels, const T* input, const T* scale,
-                           T* output) {
+void channel_scale_forward(int64_t batch, int64_t pixels, int64_t channels, const T* input, const T* scale, T* output) {
   check_global_shape(batch, pixels, channels, "channel_scale_forward");
   parallel_for(batch * pixels, grain_for(channels), [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      const T* __restrict__ factor = scale + (row / pixels) * channels;
-      const T* x = input + row * channels;  // no __restrict__: may run in place
-      T* y = output + row * channels;
-      for (int64_t c = 0; c < channels; ++c) y[c] = x[c] * factor[c];
-    }
+    for (int64_t row = begin; row < end; ++row)
+      multiply_row(channels, input + row * channels, scale + (row / pixels) * channels, output + row * channels);
   });
 }
 
@@ -296,11 +333,9 @@ void channel_scale_backward(int64_t batch, int64_t pixels, int64_t channels, con
   if (grad_scale) {
     const std::vector<double> sums =
         sum_over_pixels(batch, pixels, channels, [&](int64_t b, int64_t first, int64_t end, double* partial) {
-          double* __restrict__ sum = partial;
           for (int64_t p = first; p < end; ++p) {
-            const T* __restrict__ x = input + (b * pixels + p) * channels;
-            const T* __restrict__ dy = grad_output + (b * pixels + p) * channels;
-            for (int64_t c = 0; c < channels; ++c) sum[c] += static_cast<double>(dy[c]) * static_cast<double>(x[c]);
+            const int64_t offset = (b * pixels + p) * channels;
+            add_product_to_double(channels, grad_output + offset, input + offset, partial);
           }
         });
     for (int64_t i = 0; i < batch * channels; ++i) grad_scale[i] = static_cast<T>(sums[i]);
@@ -308,14 +343,14 @@ void channel_scale_backward(int64_t batch, int64_t pixels, int64_t channels, con
   if (grad_input) channel_scale_forward(batch, pixels, channels, grad_output, scale, grad_input);
 }
 
-#define PNEUMA_INSTANTIATE_POOL(T)                                                                               \
-  template void max_pool2d_forward<T>(const Pool2dShape&, const T*, T*, int32_t*);                              \
-  template void max_pool2d_backward<T>(const Pool2dShape&, const T*, const int32_t*, const T*, T*);             \
-  template void avg_pool2d_forward<T>(const Pool2dShape&, const T*, T*);                                        \
-  template void avg_pool2d_backward<T>(const Pool2dShape&, const T*, T*);                                       \
-  template void global_avg_pool_forward<T>(int64_t, int64_t, int64_t, const T*, T*);                            \
-  template void global_avg_pool_backward<T>(int64_t, int64_t, int64_t, const T*, T*);                           \
-  template void channel_scale_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, T*);                    \
+#define PNEUMA_INSTANTIATE_POOL(T)                                                                  \
+  template void max_pool2d_forward<T>(const Pool2dShape&, const T*, T*, int32_t*);                  \
+  template void max_pool2d_backward<T>(const Pool2dShape&, const T*, const int32_t*, const T*, T*); \
+  template void avg_pool2d_forward<T>(const Pool2dShape&, const T*, T*);                            \
+  template void avg_pool2d_backward<T>(const Pool2dShape&, const T*, T*);                           \
+  template void global_avg_pool_forward<T>(int64_t, int64_t, int64_t, const T*, T*);                \
+  template void global_avg_pool_backward<T>(int64_t, int64_t, int64_t, const T*, T*);               \
+  template void channel_scale_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, T*);        \
   template void channel_scale_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*, T*);
 PNEUMA_INSTANTIATE_POOL(float)
 PNEUMA_INSTANTIATE_POOL(double)

@@ -94,10 +94,10 @@ void log_softmax_backward(int64_t rows, int64_t cols, const T* output, const T* 
   });
 }
 
-#define PNEUMA_INSTANTIATE_SOFTMAX(T)                                                  \
-  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                   \
-  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);        \
-  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);               \
+#define PNEUMA_INSTANTIATE_SOFTMAX(T)                                          \
+  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);            \
+  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*); \
+  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);        \
   template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);
 PNEUMA_INSTANTIATE_SOFTMAX(float)
 PNEUMA_INSTANTIATE_SOFTMAX(double)

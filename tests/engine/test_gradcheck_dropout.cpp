@@ -1,5 +1,5 @@
-// Gradient checks for dropout and drop_path. The mask comes from a Generator, so the checked function builds a
-// fresh Generator with the same seed on every call: every evaluation then sees the same mask.
+// Gradient checks for dropout and drop_path. The mask comes from a Generator, so the checked function gets a fresh
+// Generator with the same seed on every call (with_fresh_generator): every evaluation then sees the same mask.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,16 +12,16 @@ namespace {
 
 using testing::gradcheck;
 using testing::random_leaf;
+using testing::with_fresh_generator;
 
 TEST(GradcheckDropout, MatchesFiniteDifferencesWithAFixedMask) {
   Generator generator(91);
   for (double p : {0.2, 0.5, 0.9}) {
-    EXPECT_TRUE(gradcheck(
-        [p](const std::vector<Tensor>& x) {
-          Generator mask_generator(1234);
-          return dropout(x[0], p, true, mask_generator);
-        },
-        {random_leaf({3, 5, 7}, generator)}))
+    EXPECT_TRUE(gradcheck(with_fresh_generator(1234,
+                                               [p](const std::vector<Tensor>& x, Generator& mask_generator) {
+                                                 return dropout(x[0], p, true, mask_generator);
+                                               }),
+                          {random_leaf({3, 5, 7}, generator)}))
         << "p = " << p;
   }
 }
@@ -72,12 +72,11 @@ TEST(GradcheckDropout, ProbabilityOneDropsEverything) {
 TEST(GradcheckDropPath, MatchesFiniteDifferencesWithAFixedMask) {
   Generator generator(95);
   for (const Shape& shape : {Shape{3, 5, 7, 3}, Shape{7, 5}}) {
-    EXPECT_TRUE(gradcheck(
-        [](const std::vector<Tensor>& x) {
-          Generator mask_generator(99);
-          return drop_path(x[0], 0.4, true, mask_generator);
-        },
-        {random_leaf(shape, generator)}))
+    EXPECT_TRUE(gradcheck(with_fresh_generator(99,
+                                               [](const std::vector<Tensor>& x, Generator& mask_generator) {
+                                                 return drop_path(x[0], 0.4, true, mask_generator);
+                                               }),
+                          {random_leaf(shape, generator)}))
         << shape_string(shape);
   }
 }

@@ -90,13 +90,14 @@ TEST(ModuleNames, ParametersAndBuffersHaveDottedTorchvisionNames) {
   EXPECT_EQ(net.classifier_->at<nn::Linear>(1)->bias().to_vector<float>(), std::vector<float>(5, 0.25f));
 
   const auto modules = net.named_modules();
-  ASSERT_EQ(modules.size(), 15u);
+  ASSERT_EQ(modules.size(), 16u);
   EXPECT_EQ(modules[0].first, "");
   EXPECT_EQ(modules[1].first, "features");
   EXPECT_EQ(modules[2].first, "features.0");
   EXPECT_EQ(modules[3].first, "features.0.0");
-  EXPECT_EQ(modules[9].first, "features.1.2.fc1");
-  EXPECT_EQ(modules[9].second->type_name(), "Conv2d");
+  EXPECT_EQ(modules[10].first, "features.1.2.fc1");
+  EXPECT_EQ(modules[10].second->type_name(), "Conv2d");
+  EXPECT_EQ(modules[15].first, "classifier.1");
 }
 
 TEST(ModuleNames, ParameterCountsAndShapes) {

@@ -281,6 +281,15 @@ TEST(Safetensors, RejectsBadHeadersWithOneClearLine) {
   expect_message(assemble(R"({"__metadata__":{"k":3}})", ""), {"__metadata__", "'k'"});
   expect_message(assemble("{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", eight),
                  {"a\\x0ab"});  // control characters in names are escaped: one line per error
+  expect_message(assemble(R"({"a":{"dtype":"F32","shape":[1e999],"data_offsets":[0,8]}})", eight), {"JSON"});
+  std::string ones = "1";  // a rank-33 shape of ones
+  for (int i = 1; i < 33; ++i) ones += ",1";
+  expect_message(assemble(R"({"a":{"dtype":"F32","shape":[)" + ones + R"(],"data_offsets":[0,4]}})", "1234"),
+                 {"'a'", "rank 33"});
+  // Arrays nested 200000 deep: rejected without recursing through them (a recursive dump overflows the stack).
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  expect_message(assemble(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)" + deep + "}}", eight),
+                 {"'a'", "data_offsets", "a JSON array"});
 }
 
 TEST(Safetensors, AcceptsMinimalAndPaddedHeaders) {
@@ -310,6 +319,7 @@ TEST(Safetensors, WriterRejectsBadNamesBeforeTouchingTheDisk) {
   EXPECT_THROW(write_safetensors(dir.file("x.safetensors"), {{"", t}}), Error);
   EXPECT_THROW(write_safetensors(dir.file("x.safetensors"), {{"__metadata__", t}}), Error);
   EXPECT_THROW(write_safetensors(dir.file("x.safetensors"), {{"undefined", Tensor()}}), Error);
+  EXPECT_THROW(write_safetensors(dir.file("x.safetensors"), {{"a", t}}, {{"bad utf-8", "\xff\xfe"}}), Error);
   EXPECT_TRUE(dir.entries().empty());
 }
 

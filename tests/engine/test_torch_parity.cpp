@@ -119,7 +119,8 @@ const std::map<std::string, Runner>& runners() {
          options.groups = p["groups"];
          r.output = conv2d(r.input("x"), r.input("weight"), r.optional_input("bias"), options);
        }},
-      {"linear", [](OpRun& r, const Json&) { r.output = linear(r.input("x"), r.input("weight"), r.optional_input("bias")); }},
+      {"linear",
+       [](OpRun& r, const Json&) { r.output = linear(r.input("x"), r.input("weight"), r.optional_input("bias")); }},
       {"batch_norm",
        [](OpRun& r, const Json& p) {
          Tensor running_mean = r.optional_input("running_mean");
@@ -130,7 +131,9 @@ const std::map<std::string, Runner>& runners() {
          if (running_variance.defined()) r.after["running_variance"] = running_variance;
        }},
       {"activation",
-       [](OpRun& r, const Json& p) { r.output = activation(r.input("x"), activation_from(p["kind"].get<std::string>())); }},
+       [](OpRun& r, const Json& p) {
+         r.output = activation(r.input("x"), activation_from(p["kind"].get<std::string>()));
+       }},
       {"global_avg_pool", [](OpRun& r, const Json&) { r.output = global_avg_pool(r.input("x")); }},
       {"channel_scale", [](OpRun& r, const Json&) { r.output = channel_scale(r.input("x"), r.input("scale")); }},
       {"add", binary(add)},
@@ -145,7 +148,11 @@ const std::map<std::string, Runner>& runners() {
       {"concat",
        [](OpRun& r, const Json& p) {
          std::vector<Tensor> parts;
-         for (int i = 0; i < p["count"].get<int>(); ++i) parts.push_back(r.input("x" + std::to_string(i)));
+         for (int i = 0; i < p["count"].get<int>(); ++i) {
+           std::string name = "x";  // x0, x1, ...
+           name += std::to_string(i);
+           parts.push_back(r.input(name));
+         }
          r.output = concat(parts, p["axis"]);
        }},
       {"max_pool2d", [](OpRun& r, const Json& p) { r.output = max_pool2d(r.input("x"), pool_options(p)); }},

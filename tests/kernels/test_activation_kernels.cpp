@@ -16,27 +16,35 @@ namespace {
 using pneuma::kernels::Activation;
 namespace cpu = pneuma::kernels::cpu;
 
-const Activation kAllActivations[] = {Activation::identity, Activation::relu,         Activation::relu6,
-                                      Activation::sigmoid,  Activation::silu,         Activation::hard_sigmoid,
-                                      Activation::hard_swish, Activation::gelu,       Activation::gelu_tanh,
-                                      Activation::tanh};
+const Activation kAllActivations[] = {
+    Activation::identity,     Activation::relu,       Activation::relu6, Activation::sigmoid,   Activation::silu,
+    Activation::hard_sigmoid, Activation::hard_swish, Activation::gelu,  Activation::gelu_tanh, Activation::tanh};
 
 double clamp(double x, double low, double high) { return x < low ? low : (x > high ? high : x); }
 
 double reference_forward(Activation a, double x) {
   const double sigmoid = 1.0 / (1.0 + std::exp(-x));
   switch (a) {
-    case Activation::identity: return x;
-    case Activation::relu: return x > 0 ? x : 0.0;
-    case Activation::relu6: return clamp(x, 0.0, 6.0);
-    case Activation::sigmoid: return sigmoid;
-    case Activation::silu: return x * sigmoid;
-    case Activation::hard_sigmoid: return clamp(x + 3.0, 0.0, 6.0) / 6.0;
-    case Activation::hard_swish: return x * clamp(x + 3.0, 0.0, 6.0) / 6.0;
-    case Activation::gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case Activation::identity:
+      return x;
+    case Activation::relu:
+      return x > 0 ? x : 0.0;
+    case Activation::relu6:
+      return clamp(x, 0.0, 6.0);
+    case Activation::sigmoid:
+      return sigmoid;
+    case Activation::silu:
+      return x * sigmoid;
+    case Activation::hard_sigmoid:
+      return clamp(x + 3.0, 0.0, 6.0) / 6.0;
+    case Activation::hard_swish:
+      return x * clamp(x + 3.0, 0.0, 6.0) / 6.0;
+    case Activation::gelu:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case Activation::gelu_tanh:
       return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-    case Activation::tanh: return std::tanh(x);
+    case Activation::tanh:
+      return std::tanh(x);
   }
   return std::numeric_limits<double>::quiet_NaN();
 }
@@ -45,13 +53,20 @@ double reference_forward(Activation a, double x) {
 double reference_derivative(Activation a, double x) {
   const double sigmoid = 1.0 / (1.0 + std::exp(-x));
   switch (a) {
-    case Activation::identity: return 1.0;
-    case Activation::relu: return x > 0 ? 1.0 : 0.0;
-    case Activation::relu6: return (x > 0 && x < 6) ? 1.0 : 0.0;
-    case Activation::sigmoid: return sigmoid * (1.0 - sigmoid);
-    case Activation::silu: return sigmoid + x * sigmoid * (1.0 - sigmoid);
-    case Activation::hard_sigmoid: return (x > -3 && x < 3) ? 1.0 / 6.0 : 0.0;
-    case Activation::hard_swish: return x < -3 ? 0.0 : (x > 3 ? 1.0 : (2.0 * x + 3.0) / 6.0);
+    case Activation::identity:
+      return 1.0;
+    case Activation::relu:
+      return x > 0 ? 1.0 : 0.0;
+    case Activation::relu6:
+      return (x > 0 && x < 6) ? 1.0 : 0.0;
+    case Activation::sigmoid:
+      return sigmoid * (1.0 - sigmoid);
+    case Activation::silu:
+      return sigmoid + x * sigmoid * (1.0 - sigmoid);
+    case Activation::hard_sigmoid:
+      return (x > -3 && x < 3) ? 1.0 / 6.0 : 0.0;
+    case Activation::hard_swish:
+      return x < -3 ? 0.0 : (x > 3 ? 1.0 : (2.0 * x + 3.0) / 6.0);
     case Activation::gelu:
       return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI);
     case Activation::gelu_tanh: {
@@ -59,7 +74,8 @@ double reference_derivative(Activation a, double x) {
       const double t = std::tanh(beta * (x + kappa * x * x * x));
       return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * beta * (1.0 + 3.0 * kappa * x * x);
     }
-    case Activation::tanh: return 1.0 - std::tanh(x) * std::tanh(x);
+    case Activation::tanh:
+      return 1.0 - std::tanh(x) * std::tanh(x);
   }
   return std::numeric_limits<double>::quiet_NaN();
 }
@@ -130,7 +146,8 @@ TYPED_TEST(ActivationKernels, BackwardMatchesReference) {
       std::vector<T> grad_input = nan_filled<T>(count);
       cpu::activation_backward(a, static_cast<int64_t>(count), input.data(), grad_output.data(), grad_input.data());
       for (size_t i = 0; i < count; ++i) {
-        const double want = static_cast<double>(grad_output[i]) * reference_derivative(a, static_cast<double>(input[i]));
+        const double want =
+            static_cast<double>(grad_output[i]) * reference_derivative(a, static_cast<double>(input[i]));
         ASSERT_TRUE(close(grad_input[i], want, 8 * kTolerance<T>))
             << pneuma::kernels::activation_name(a) << " backward at x=" << input[i] << ": got " << grad_input[i]
             << ", want " << want;
@@ -236,15 +253,15 @@ TEST(ActivationKernels, SpotValuesMatchPyTorch) {
        {-0.0, -0.20833333333333334, -0.28125, 0.16499999999999998, 1.3316666666666668, 5.2},
        {0.0, -0.33333333333333337, 0.25, 0.6, 1.0666666666666667, 1.0}},
       {Activation::gelu,
-       {-0.00012668496733247991, -0.015524163314440398, -0.16997051428265111, 0.1853734266566858,
-        1.6242387133104768, 5.199999481849832},
-       {-0.0005036496612264215, -0.03761108590814519, 0.0007742782607648158, 0.7323277668271099,
-        1.1153179687821648, 1.000002688094116}},
+       {-0.00012668496733247991, -0.015524163314440398, -0.16997051428265111, 0.1853734266566858, 1.6242387133104768,
+        5.199999481849832},
+       {-0.0005036496612264215, -0.03761108590814519, 0.0007742782607648158, 0.7323277668271099, 1.1153179687821648,
+        1.000002688094116}},
       {Activation::gelu_tanh,
-       {-7.024594819227126e-05, -0.015084266089998577, -0.17003944483437966, 0.18537092354275922,
-        1.624105895551156, 5.199999943124367},
-       {-0.00033512319712218684, -0.03795157621266618, 0.001061743862585618, 0.7322954516388018,
-        1.115914631452605, 1.0000004090361354}},
+       {-7.024594819227126e-05, -0.015084266089998577, -0.17003944483437966, 0.18537092354275922, 1.624105895551156,
+        5.199999943124367},
+       {-0.00033512319712218684, -0.03795157621266618, 0.001061743862585618, 0.7322954516388018, 1.115914631452605,
+        1.0000004090361354}},
       {Activation::tanh,
        {-0.999329299739067, -0.9866142981514303, -0.6351489523872873, 0.2913126124515909, 0.935409070603099,
         0.9999391368861988},
@@ -258,7 +275,8 @@ TEST(ActivationKernels, SpotValuesMatchPyTorch) {
     cpu::activation_backward(row.activation, static_cast<int64_t>(inputs.size()), inputs.data(), ones.data(),
                              derivative.data());
     for (size_t i = 0; i < inputs.size(); ++i) {
-      EXPECT_NEAR(value[i], row.value[i], 1e-12) << pneuma::kernels::activation_name(row.activation) << "(" << inputs[i] << ")";
+      EXPECT_NEAR(value[i], row.value[i], 1e-12)
+          << pneuma::kernels::activation_name(row.activation) << "(" << inputs[i] << ")";
       EXPECT_NEAR(derivative[i], row.derivative[i], 1e-8)
           << pneuma::kernels::activation_name(row.activation) << "'(" << inputs[i] << ")";
     }

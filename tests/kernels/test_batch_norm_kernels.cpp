@@ -185,8 +185,10 @@ TYPED_TEST(BatchNormKernels, ApplyMatchesReference) {
 TYPED_TEST(BatchNormKernels, UpdateRunningUsesUnbiasedVariance) {
   using T = TypeParam;
   const BatchNormShape s{3 * 5 * 7, 17};
-  const std::vector<T> batch_mean = random_values<T>(s.channels, 51), batch_variance = random_values<T>(s.channels, 52, 0.1, 2.0);
-  std::vector<T> running_mean = random_values<T>(s.channels, 53), running_variance = random_values<T>(s.channels, 54, 0.5, 1.5);
+  const std::vector<T> batch_mean = random_values<T>(s.channels, 51),
+                       batch_variance = random_values<T>(s.channels, 52, 0.1, 2.0);
+  std::vector<T> running_mean = random_values<T>(s.channels, 53),
+                 running_variance = random_values<T>(s.channels, 54, 0.5, 1.5);
   const std::vector<T> old_mean = running_mean, old_variance = running_variance;
   const T momentum = T(0.1);
   cpu::batch_norm_update_running(s, batch_mean.data(), batch_variance.data(), momentum, running_mean.data(),
@@ -212,13 +214,13 @@ TYPED_TEST(BatchNormKernels, BackwardMatchesReference) {
     cpu::batch_norm_statistics(s, input.data(), mean.data(), variance.data());
     for (bool batch_statistics : {true, false}) {
       const std::string name = describe(s) + (batch_statistics ? " training" : " frozen");
-      const Gradients want = reference_backward(s, converted<double>(grad_output), converted<double>(input),
-                                                converted<double>(mean), converted<double>(variance), eps,
-                                                converted<double>(gamma), batch_statistics);
+      const Gradients want =
+          reference_backward(s, converted<double>(grad_output), converted<double>(input), converted<double>(mean),
+                             converted<double>(variance), eps, converted<double>(gamma), batch_statistics);
       std::vector<T> grad_input = nan_filled<T>(element_count(s)), grad_gamma = nan_filled<T>(s.channels),
                      grad_beta = nan_filled<T>(s.channels);
       cpu::batch_norm_backward<T>(s, grad_output.data(), input.data(), mean.data(), variance.data(), eps, gamma.data(),
-                               batch_statistics, grad_input.data(), grad_gamma.data(), grad_beta.data());
+                                  batch_statistics, grad_input.data(), grad_gamma.data(), grad_beta.data());
       // With a single row the centred input is 0 and 1/sqrt(eps) amplifies rounding: compare absolutely.
       const double scale = s.rows == 1 ? 1.0 / std::sqrt(static_cast<double>(eps)) : 1.0;
       // Sums over up to 20001 rows: the tolerance grows with the number of terms.
@@ -230,18 +232,18 @@ TYPED_TEST(BatchNormKernels, BackwardMatchesReference) {
       // Each output on its own gives the same values; gamma may be null (treated as 1).
       std::vector<T> grad_input_only = nan_filled<T>(element_count(s)), grad_gamma_only = nan_filled<T>(s.channels);
       cpu::batch_norm_backward<T>(s, grad_output.data(), input.data(), mean.data(), variance.data(), eps, gamma.data(),
-                               batch_statistics, grad_input_only.data(), nullptr, nullptr);
+                                  batch_statistics, grad_input_only.data(), nullptr, nullptr);
       cpu::batch_norm_backward<T>(s, grad_output.data(), input.data(), mean.data(), variance.data(), eps, gamma.data(),
-                               batch_statistics, nullptr, grad_gamma_only.data(), nullptr);
+                                  batch_statistics, nullptr, grad_gamma_only.data(), nullptr);
       EXPECT_EQ(converted<double>(grad_input_only), converted<double>(grad_input)) << name;
       EXPECT_EQ(converted<double>(grad_gamma_only), converted<double>(grad_gamma)) << name;
       std::vector<T> grad_input_unit_gamma = nan_filled<T>(element_count(s));
       cpu::batch_norm_backward<T>(s, grad_output.data(), input.data(), mean.data(), variance.data(), eps,
-                               static_cast<const T*>(nullptr), batch_statistics, grad_input_unit_gamma.data(),
-                               nullptr, nullptr);
-      const Gradients want_unit = reference_backward(s, converted<double>(grad_output), converted<double>(input),
-                                                     converted<double>(mean), converted<double>(variance), eps,
-                                                     std::vector<double>(s.channels, 1.0), batch_statistics);
+                                  static_cast<const T*>(nullptr), batch_statistics, grad_input_unit_gamma.data(),
+                                  nullptr, nullptr);
+      const Gradients want_unit =
+          reference_backward(s, converted<double>(grad_output), converted<double>(input), converted<double>(mean),
+                             converted<double>(variance), eps, std::vector<double>(s.channels, 1.0), batch_statistics);
       expect_all_close(grad_input_unit_gamma, want_unit.input, 4 * kTolerance<T> * scale, name + " unit gamma");
     }
   }
@@ -258,8 +260,8 @@ TEST(BatchNormKernels, TrainingStepMatchesPyTorch) {
       dy[r * 3 + c] = std::cos(static_cast<double>(r * 5 + c));
     }
   const std::vector<double> gamma = {0.5, -1.25, 2.0}, beta = {0.1, 0.2, -0.3};
-  std::vector<double> mean(3), variance(3), running_mean(3, 0.5), running_variance(3, 1.5), output(12),
-      grad_input(12), grad_gamma(3), grad_beta(3);
+  std::vector<double> mean(3), variance(3), running_mean(3, 0.5), running_variance(3, 1.5), output(12), grad_input(12),
+      grad_gamma(3), grad_beta(3);
   cpu::batch_norm_statistics(s, x.data(), mean.data(), variance.data());
   cpu::batch_norm_apply(s, x.data(), mean.data(), variance.data(), 1e-5, gamma.data(), beta.data(), output.data());
   cpu::batch_norm_update_running(s, mean.data(), variance.data(), 0.1, running_mean.data(), running_variance.data());
@@ -276,14 +278,13 @@ TEST(BatchNormKernels, TrainingStepMatchesPyTorch) {
   expect_all_close(running_variance, {1.3832113020033039, 1.479597956994512, 1.8103793608872358}, tolerance,
                    "running variance");
   expect_all_close(grad_input,
-                   {1.076043739902931, -0.45202880026729475, -0.644947334153379, 0.3680717185799787,
-                    -1.104438169218971, 0.5197579861962455, -0.7855054406775068, 0.20372295866628903,
-                    0.7074495172663275, -0.658610017805403, 1.3527440108199764, -0.5822601693091942},
+                   {1.076043739902931, -0.45202880026729475, -0.644947334153379, 0.3680717185799787, -1.104438169218971,
+                    0.5197579861962455, -0.7855054406775068, 0.20372295866628903, 0.7074495172663275,
+                    -0.658610017805403, 1.3527440108199764, -0.5822601693091942},
                    tolerance, "grad_input");
   expect_all_close(grad_gamma, {-0.06824853018704712, 0.15547574638443887, -0.1674067809553033}, tolerance,
                    "grad_gamma");
-  expect_all_close(grad_beta, {-0.31509725647204756, 0.5472388101831718, 0.9064460384770574}, tolerance,
-                   "grad_beta");
+  expect_all_close(grad_beta, {-0.31509725647204756, 0.5472388101831718, 0.9064460384770574}, tolerance, "grad_beta");
 }
 
 // Central differences of L = Σ w·y through statistics + apply (training) or apply alone (frozen), on the double
@@ -309,8 +310,8 @@ TEST(BatchNormKernels, BackwardMatchesFiniteDifferences) {
       };
       std::vector<double> mean = frozen_mean, variance = frozen_variance;
       if (batch_statistics) cpu::batch_norm_statistics(s, input.data(), mean.data(), variance.data());
-      std::vector<double> grad_input = nan_filled<double>(element_count(s)), grad_gamma = nan_filled<double>(s.channels),
-                          grad_beta = nan_filled<double>(s.channels);
+      std::vector<double> grad_input = nan_filled<double>(element_count(s)),
+                          grad_gamma = nan_filled<double>(s.channels), grad_beta = nan_filled<double>(s.channels);
       cpu::batch_norm_backward(s, weights.data(), input.data(), mean.data(), variance.data(), eps, gamma.data(),
                                batch_statistics, grad_input.data(), grad_gamma.data(), grad_beta.data());
       expect_all_close(grad_input, numeric_gradient(input, [&](const auto& x) { return loss(x, gamma, beta); }), 1e-7,

@@ -77,6 +77,7 @@ std::vector<ConvCase> conv_cases() {
       {"depthwise 5x5 dilation 2 stride 2 SAME", make_shape(3, 9, 7, 3, 3, 5, 5, 2, 2, same(9, 7, 5, 2, 2), 2, 3)},
       {"depthwise 3x5 stride (2,1) 40 channels", make_shape(1, 7, 9, 40, 40, 3, 5, 2, 1, {0, 2, 1, 1}, 1, 40)},
       {"depthwise 3x3 70 channels", make_shape(3, 5, 6, 70, 70, 3, 3, 1, 1, one, 1, 70)},
+      {"depthwise 3x3 stride 2 SAME 150 channels", make_shape(1, 6, 5, 150, 150, 3, 3, 2, 2, same(6, 5, 3, 2, 1), 1, 150)},
       {"depthwise 3x3 pad 3 (all-padding border)", make_shape(1, 5, 4, 5, 5, 3, 3, 1, 1, {3, 3, 3, 3}, 1, 5)},
       {"depthwise 1x1", make_shape(1, 7, 9, 3, 3, 1, 1, 1, 1, none, 1, 3)},
   };

@@ -188,8 +188,7 @@ TYPED_TEST(DropoutKernels, DropPathKeepsOrDropsWholeSamples) {
       }
     }
     if (batch >= 20000) {  // standard deviation sqrt(p(1−p)/n) ≈ 3e-3
-      EXPECT_NEAR(static_cast<double>(kept_samples) / static_cast<double>(batch), 1.0 - static_cast<double>(p),
-                  0.015);
+      EXPECT_NEAR(static_cast<double>(kept_samples) / static_cast<double>(batch), 1.0 - static_cast<double>(p), 0.015);
     }
   }
 }

@@ -117,7 +117,7 @@ struct MaxReference {
   std::vector<int32_t> argmax;
 };
 
-// First maximum in row-major window order wins, as in PyTorch.
+// First maximum in row-major window order wins; a NaN always takes over (so the last NaN wins), as in PyTorch.
 MaxReference reference_max_pool(const Pool2dShape& s, const std::vector<double>& x) {
   MaxReference r{std::vector<double>(output_count(s)), std::vector<int32_t>(output_count(s))};
   for (int64_t b = 0; b < s.batch; ++b)
@@ -127,7 +127,8 @@ MaxReference reference_max_pool(const Pool2dShape& s, const std::vector<double>&
           double best = -std::numeric_limits<double>::infinity();
           int32_t where = -1;
           for_each_window_position(s, oh, ow, [&](int64_t h, int64_t w, bool valid, bool) {
-            if (valid && (where < 0 || x[input_index(s, b, h, w, c)] > best)) {
+            const double v = valid ? x[input_index(s, b, h, w, c)] : 0.0;
+            if (valid && (where < 0 || v > best || std::isnan(v))) {
               best = x[input_index(s, b, h, w, c)];
               where = static_cast<int32_t>(h * s.in_width + w);
             }
@@ -154,9 +155,8 @@ std::vector<double> reference_max_pool_backward(const Pool2dShape& s, const std:
 // Divisor: valid positions, or with count_include_pad the positions inside the padded extent.
 int64_t reference_divisor(const Pool2dShape& s, int64_t oh, int64_t ow) {
   int64_t count = 0;
-  for_each_window_position(s, oh, ow, [&](int64_t, int64_t, bool valid, bool padded) {
-    count += s.count_include_pad ? padded : valid;
-  });
+  for_each_window_position(
+      s, oh, ow, [&](int64_t, int64_t, bool valid, bool padded) { count += s.count_include_pad ? padded : valid; });
   return count;
 }
 
@@ -231,8 +231,7 @@ TYPED_TEST(PoolKernels, MaxPoolForwardAndBackwardMatchReference) {
     EXPECT_EQ(argmax, want.argmax) << test.name;
     EXPECT_EQ(converted<double>(output_without_argmax), converted<double>(output)) << test.name;
 
-    const std::vector<double> want_grad =
-        reference_max_pool_backward(s, want.argmax, converted<double>(grad_output));
+    const std::vector<double> want_grad = reference_max_pool_backward(s, want.argmax, converted<double>(grad_output));
     std::vector<T> grad_input = nan_filled<T>(input_count(s)), grad_input_recomputed = nan_filled<T>(input_count(s));
     cpu::max_pool2d_backward(s, input.data(), argmax.data(), grad_output.data(), grad_input.data());
     cpu::max_pool2d_backward(s, input.data(), static_cast<const int32_t*>(nullptr), grad_output.data(),
@@ -255,6 +254,27 @@ TEST(PoolKernels, MaxPoolTiesPickFirstLikePyTorch) {
   cpu::max_pool2d_forward(s, input.data(), output.data(), argmax.data());
   EXPECT_EQ(argmax, want.argmax);
   EXPECT_EQ(converted<double>(output), want.output);
+}
+
+// PyTorch 1.13 (both memory formats): max_pool2d of a 4x4 ramp with NaN at (0,1) and (1,0), 2x2 stride 2, gives
+// NaN with index 4 (the last NaN) in the first window.
+TEST(PoolKernels, MaxPoolPropagatesNaNLikePyTorch) {
+  const Pool2dShape s = make_shape(1, 4, 4, 3, 2, 2, 2, 2, 0, 0, 0, 0);
+  std::vector<float> input(input_count(s));
+  for (int64_t pixel = 0; pixel < 16; ++pixel)
+    for (int64_t c = 0; c < 3; ++c) input[pixel * 3 + c] = static_cast<float>(pixel);
+  for (int64_t c = 0; c < 3; ++c) input[1 * 3 + c] = input[4 * 3 + c] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> output(output_count(s), 0.0f);
+  std::vector<int32_t> argmax(output_count(s), -7);
+  cpu::max_pool2d_forward(s, input.data(), output.data(), argmax.data());
+  const float want_value[] = {std::numeric_limits<float>::quiet_NaN(), 7, 13, 15};
+  const int32_t want_index[] = {4, 7, 13, 15};
+  for (int64_t window = 0; window < 4; ++window)
+    for (int64_t c = 0; c < 3; ++c) {
+      const float got = output[window * 3 + c];
+      EXPECT_TRUE(window == 0 ? std::isnan(got) : got == want_value[window]) << "window " << window;
+      EXPECT_EQ(argmax[window * 3 + c], want_index[window]) << "window " << window;
+    }
 }
 
 TYPED_TEST(PoolKernels, AvgPoolForwardAndBackwardMatchReference) {
@@ -286,8 +306,10 @@ TEST(PoolKernels, AvgPoolCeilModeWindowsMatchPyTorch) {
     std::vector<double> want;
   } table[] = {
       {0, true, {7.0, 9.0, 10.5, 19.0, 21.0, 22.5, 28.0, 30.0, 31.5}},
-      {1, true, {1.5555555555555556, 3.3333333333333335, 4.666666666666667, 2.6666666666666665, 8.333333333333334, 14.0,
-                 16.0, 8.5, 16.333333333333332, 26.0, 28.0, 14.5, 10.166666666666666, 16.0, 17.0, 8.75}},
+      {1,
+       true,
+       {1.5555555555555556, 3.3333333333333335, 4.666666666666667, 2.6666666666666665, 8.333333333333334, 14.0, 16.0,
+        8.5, 16.333333333333332, 26.0, 28.0, 14.5, 10.166666666666666, 16.0, 17.0, 8.75}},
       {1, false, {3.5, 5.0, 7.0, 8.0, 12.5, 14.0, 16.0, 17.0, 24.5, 26.0, 28.0, 29.0, 30.5, 32.0, 34.0, 35.0}},
   };
   std::vector<double> input(36);
@@ -316,8 +338,7 @@ TEST(PoolKernels, BackwardMatchesFiniteDifferences) {
       return weighted_sum(weights, y);
     };
     std::vector<double> grad_input = nan_filled<double>(input_count(s));
-    cpu::max_pool2d_backward(s, input.data(), static_cast<const int32_t*>(nullptr), weights.data(),
-                             grad_input.data());
+    cpu::max_pool2d_backward(s, input.data(), static_cast<const int32_t*>(nullptr), weights.data(), grad_input.data());
     expect_all_close(grad_input, numeric_gradient(input, max_loss), 1e-8, "max pool finite differences");
 
     for (bool include_pad : {false, true}) {
@@ -354,7 +375,8 @@ TYPED_TEST(PoolKernels, GlobalAvgPoolAndChannelScaleMatchReference) {
   for (const GlobalCase& g : kGlobalCases) {
     const size_t image_count = static_cast<size_t>(g.batch * g.pixels * g.channels);
     const size_t vector_count = static_cast<size_t>(g.batch * g.channels);
-    const std::string name = std::to_string(g.batch) + "x" + std::to_string(g.pixels) + "x" + std::to_string(g.channels);
+    const std::string name =
+        std::to_string(g.batch) + "x" + std::to_string(g.pixels) + "x" + std::to_string(g.channels);
     const std::vector<T> input = random_values<T>(image_count, ++seed);
     const std::vector<T> grad_image = random_values<T>(image_count, ++seed);
     const std::vector<T> scale = random_values<T>(vector_count, ++seed);

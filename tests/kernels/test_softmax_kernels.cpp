@@ -95,8 +95,8 @@ TYPED_TEST(SoftmaxKernels, ForwardAndBackwardMatchReference) {
     const std::vector<T> grad_output = random_values<T>(count, ++seed, -1.0, 1.0);
     const bool small = m.cols <= 17;  // the explicit-Jacobian reference is O(cols²) per row
     for (bool logarithm : {false, true}) {
-      const std::string name = std::string(logarithm ? "log_softmax" : "softmax") + " " + std::to_string(m.rows) +
-                               "x" + std::to_string(m.cols);
+      const std::string name = std::string(logarithm ? "log_softmax" : "softmax") + " " + std::to_string(m.rows) + "x" +
+                               std::to_string(m.cols);
       std::vector<T> output = nan_filled<T>(count), grad_input = nan_filled<T>(count);
       if (logarithm) {
         cpu::log_softmax_forward(m.rows, m.cols, input.data(), output.data());

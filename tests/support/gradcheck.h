@@ -7,22 +7,29 @@
 // |analytic − numeric| <= atol + rtol·|numeric|. The failure message names the worst element.
 //
 // The function is called many times; it must be deterministic. An op that draws random numbers (dropout) must get a
-// fresh Generator with the same seed on every call, e.g. [](auto& x) { Generator g(7); return dropout(x[0], .3,
-// true, g); }. The checker verifies determinism before differencing.
+// fresh Generator with the same seed on every call: wrap it with with_fresh_generator(seed, function) below. The
+// checker verifies determinism before differencing.
+//
+// The finite differences call the function thousands of times on tiny tensors, so they run with one kernel thread
+// (thread start-up would dominate, badly so on a loaded machine); the analytic pass uses the default thread count.
 #pragma once
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <iomanip>
+#include <algorithm>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
+#include "kernels/parallel.h"
 
 namespace pneuma::testing {
 
@@ -46,6 +53,18 @@ inline std::string multi_index(const Shape& shape, int64_t flat) {
   }
   return shape_string(index);
 }
+
+// Limits the kernels to one thread for the lifetime of the guard.
+class SingleThreadGuard {
+ public:
+  SingleThreadGuard() : previous_(kernels::max_threads()) { kernels::set_max_threads(1); }
+  ~SingleThreadGuard() { kernels::set_max_threads(previous_); }
+  SingleThreadGuard(const SingleThreadGuard&) = delete;
+  SingleThreadGuard& operator=(const SingleThreadGuard&) = delete;
+
+ private:
+  int previous_;
+};
 
 // Σ out ⊙ R in double.
 inline double project(const Tensor& output, const std::vector<double>& projection) {
@@ -101,13 +120,18 @@ inline ::testing::AssertionResult gradcheck(const GradcheckFunction& function, c
 
   // ---- numeric gradients: central differences on detached copies, no recording ---------------------------------
   NoGradGuard no_grad;
+  gradcheck_detail::SingleThreadGuard single_thread;
   std::vector<Tensor> probes = inputs;
   for (size_t i : checked) probes[i] = inputs[i].detach().clone();
+  const double first_value = project(function(probes), projection_values);
   const double repeat_value = project(function(probes), projection_values);
-  if (repeat_value != reference_value)
-    return ::testing::AssertionFailure() << "gradcheck: the function is not deterministic (L = " << reference_value
+  if (repeat_value != first_value)
+    return ::testing::AssertionFailure() << "gradcheck: the function is not deterministic (L = " << first_value
                                          << " then " << repeat_value
                                          << "); random ops need a fresh Generator on every call";
+  if (std::abs(first_value - reference_value) > 1e-12 * (1 + std::abs(reference_value)))
+    return ::testing::AssertionFailure() << "gradcheck: the function gives L = " << reference_value
+                                         << " when recording and " << first_value << " under NoGradGuard";
 
   double worst_ratio = -1, max_abs_error = 0;
   std::ostringstream worst;
@@ -138,7 +162,7 @@ inline ::testing::AssertionResult gradcheck(const GradcheckFunction& function, c
       if (ratio > worst_ratio || std::isnan(error)) {
         worst_ratio = ratio;
         worst.str("");
-        worst << "input " << i << " " << shape_string(inputs[i].shape()) << " element "
+        worst << std::setprecision(10) << "input " << i << " " << shape_string(inputs[i].shape()) << " element "
               << multi_index(inputs[i].shape(), j) << ": analytic " << analytic[j] << ", numeric " << numeric
               << ", |difference| " << error << " (allowed " << allowed << ")";
         if (!gradient.defined()) worst << " [no gradient was produced]";
@@ -149,6 +173,16 @@ inline ::testing::AssertionResult gradcheck(const GradcheckFunction& function, c
     return ::testing::AssertionFailure() << "gradcheck: " << failures << " of " << total
                                          << " gradient elements out of tolerance; worst: " << worst.str();
   return ::testing::AssertionSuccess() << "max |analytic - numeric| = " << max_abs_error;
+}
+
+// Wraps a function that draws random numbers (dropout, drop_path) so that every call gets a fresh Generator(seed),
+// hence the same mask on every evaluation.
+inline GradcheckFunction with_fresh_generator(
+    uint64_t seed, std::function<Tensor(const std::vector<Tensor>&, Generator&)> function) {
+  return [seed, function = std::move(function)](const std::vector<Tensor>& inputs) {
+    Generator generator(seed);
+    return function(inputs, generator);
+  };
 }
 
 // A random f64 leaf that requires a gradient (uniform in [low, high)).
