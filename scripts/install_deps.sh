@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything pneuma needs to build and test, from Debian packages only (no vendored sources).
 # Usage: scripts/install_deps.sh [--with-torch]
-#   --with-torch  also installs Debian's python3-torch/python3-torchvision, used only by the reference
-#                 scripts in tools/ and the PyTorch side of bench/ (tests read committed fixtures instead).
+#   --with-torch  also installs Debian's python3-torch, python3-torchvision and python3-h5py: the reference
+#                 scripts in tools/, the model parity tests (PyTorch writes their checkpoints at test time) and bench/
 set -euo pipefail
 with_torch=0
 for arg in "$@"; do
@@ -13,6 +13,7 @@ for arg in "$@"; do
 done
 packages=(
   build-essential cmake ninja-build pkg-config
+  ccache                   # shared compile cache: rebuilds in several build folders stay cheap
   libopenblas-dev          # fast CPU GEMM behind our portable fallback
   libstb-dev               # image decoding (PNG/JPEG/BMP, 8/16-bit)
   nlohmann-json3-dev       # checkpoint metadata, reports
@@ -21,7 +22,7 @@ packages=(
   libhdf5-dev              # Keras .h5 weights
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-if [ "$with_torch" = 1 ]; then packages+=(python3-torch python3-torchvision python3-numpy); fi
+if [ "$with_torch" = 1 ]; then packages+=(python3-torch python3-torchvision python3-numpy python3-h5py); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -eq 0 ]; then echo "install_deps: all packages present"; exit 0; fi
