@@ -82,14 +82,14 @@ void conv2d_backward_bias(const Conv2dShape& s, const T* grad_output, T* grad_bi
     T* sum = partials.data() + index * channels;
     // a block of channels is summed over the chunk's pixels in registers
     conv2d_detail::for_channel_blocks<T, 8>(channels, [&]<int bytes, int count>(int64_t c0) {
-      using V = conv2d_detail::Vector<T, bytes>;
-      constexpr int lanes = conv2d_detail::lanes_of<T, bytes>;
+      using V = Vector<T, bytes>;
+      constexpr int lanes = lanes_of<T, bytes>;
       V total[count];
       for (int v = 0; v < count; ++v) total[v] = V{};
       for (int64_t pixel = begin; pixel < end; ++pixel)
         for (int v = 0; v < count; ++v)
-          total[v] += conv2d_detail::load<V>(grad_output + pixel * channels + c0 + v * lanes);
-      for (int v = 0; v < count; ++v) conv2d_detail::store(sum + c0 + v * lanes, total[v]);
+          total[v] += load<V>(grad_output + pixel * channels + c0 + v * lanes);
+      for (int v = 0; v < count; ++v) store(sum + c0 + v * lanes, total[v]);
     });
   });
   std::copy(partials.begin(), partials.begin() + channels, grad_bias);

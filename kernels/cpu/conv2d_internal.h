@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/conv2d.h"
+#include "kernels/cpu/simd.h"
 
 namespace pneuma::kernels::cpu::conv2d_detail {
 
@@ -67,42 +68,8 @@ inline TapTable tap_table(int64_t size, int64_t out_size, int64_t kernel, int64_
   return table;
 }
 
-// ---- SIMD vocabulary ------------------------------------------------------------------------------------------
-// Vector<T, bytes> is a GCC vector-extension type (bytes = 0 gives plain T), so one kernel template compiles to
-// AVX-512, AVX2, SSE or scalar code; for_channel_blocks() walks a channel range with the widest vectors first.
-#if defined(__AVX512F__)
-constexpr int widest_simd_bytes = 64;
-#elif defined(__AVX__)
-constexpr int widest_simd_bytes = 32;
-#else
-constexpr int widest_simd_bytes = 16;
-#endif
-
-template <class T, int bytes>
-struct VectorOf {
-  typedef T type __attribute__((vector_size(bytes)));
-};
-template <class T>
-struct VectorOf<T, 0> {
-  typedef T type;
-};
-template <class T, int bytes>
-using Vector = typename VectorOf<T, bytes>::type;
-
-template <class T, int bytes>
-constexpr int lanes_of = bytes == 0 ? 1 : bytes / static_cast<int>(sizeof(T));
-
-template <class V>
-inline V load(const void* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <class V>
-inline void store(void* p, V v) {
-  std::memcpy(p, &v, sizeof(V));
-}
-
+// ---- SIMD vocabulary (kernels/cpu/simd.h) ---------------------------------------------------------------------
+// for_channel_blocks() walks a channel range with the widest vectors first.
 namespace internal {
 template <class T, int count, int max_count, class Body>
 inline void call_with_count(int runtime_count, int64_t c, Body& body) {

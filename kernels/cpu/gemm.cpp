@@ -14,6 +14,7 @@
 
 #include "kernels/error.h"
 #include "kernels/gemm.h"
+#include "kernels/cpu/split_k.h"
 #include "kernels/parallel.h"
 
 #ifdef PNEUMA_WITH_BLAS
@@ -70,15 +71,8 @@ void blas_gemm_split_k(bool transpose_a, bool transpose_b, int64_t m, int64_t n,
     blas_gemm(transpose_a, transpose_b, m, n, end - begin, T(1), a_chunk, lda, b_chunk, ldb, T(0),
               partial + index * m * n, n);
   });
-  parallel_for(m, std::max<int64_t>(1, 4096 / n), [&](int64_t row_begin, int64_t row_end) {
-    for (int64_t i = row_begin; i < row_end; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        T sum = partial[i * n + j];
-        for (int64_t index = 1; index < chunks; ++index) sum += partial[(index * m + i) * n + j];
-        T& target = c[i * ldc + j];
-        target = beta == T(0) ? alpha * sum : alpha * sum + beta * target;
-      }
-  });
+  sum_split_k_partials(m, n, chunks, m * n, partial, [n](int64_t i, int64_t j) { return i * n + j; }, alpha, beta, c,
+                       ldc);
 }
 
 // C is cut along its longer side into up to 16 tiles of at least ~4 MFLOP each, multiples of 16 wide.

@@ -21,46 +21,20 @@
 
 #include "kernels/error.h"
 #include "kernels/gemm.h"
+#include "kernels/cpu/simd.h"
+#include "kernels/cpu/split_k.h"
 #include "kernels/parallel.h"
 
 namespace pneuma::kernels::cpu {
 namespace {
-
-#if defined(__AVX512F__)
-constexpr int simd_bytes = 64;
-#elif defined(__AVX__)
-constexpr int simd_bytes = 32;
-#else
-constexpr int simd_bytes = 16;
-#endif
-
-template <class T, int bytes>
-struct VectorOf {
-  typedef T type __attribute__((vector_size(bytes)));
-};
-template <class T, int bytes = simd_bytes>
-using Vector = typename VectorOf<T, bytes>::type;
-template <class T, int bytes = simd_bytes>
-constexpr int lanes = bytes / static_cast<int>(sizeof(T));
-
-template <class V>
-inline V load(const void* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <class V>
-inline void store(void* p, V v) {
-  std::memcpy(p, &v, sizeof(V));
-}
 
 // Register tile: `rows` rows of C × `vectors` SIMD vectors of columns. rows·vectors accumulators plus the B
 // vectors and one broadcast must fit in the register file (32 vector registers with AVX-512, 16 otherwise).
 template <class T>
 struct Blocking {
   static constexpr int vectors = 2;
-  static constexpr int rows = simd_bytes == 64 ? 8 : 4;
-  static constexpr int columns = vectors * lanes<T>;  // width of a packed B strip
+  static constexpr int rows = widest_simd_bytes == 64 ? 8 : 4;
+  static constexpr int columns = vectors * lanes_of<T>;  // width of a packed B strip
   // depth of one packed block: a rows×depth A strip stays in L1 while it sweeps the kc×nc B block in L2.
   static constexpr int64_t depth = sizeof(T) == 4 ? 384 : 256;
   static constexpr int64_t column_block = sizeof(T) == 4 ? 512 : 384;  // nc, a multiple of `columns`
@@ -73,7 +47,7 @@ template <class T, int rows, int vectors, int bytes>
 inline void store_tile(const Vector<T, bytes> (&tile)[rows][vectors], int64_t valid_rows, int64_t valid_columns,
                        T alpha, T beta, T* c, int64_t ldc) {
   using V = Vector<T, bytes>;
-  constexpr int step = lanes<T, bytes>;
+  constexpr int step = lanes_of<T, bytes>;
   constexpr int width = vectors * step;
   if (valid_rows == rows && valid_columns == width) {
     for (int i = 0; i < rows; ++i)
@@ -107,7 +81,7 @@ template <class T, int rows, int vectors, int bytes, ALayout layout>
 inline void micro_kernel(int64_t depth, const T* __restrict a, int64_t lda, const T* __restrict b, int64_t b_stride,
                          int64_t valid_rows, int64_t valid_columns, T alpha, T beta, T* c, int64_t ldc) {
   using V = Vector<T, bytes>;
-  constexpr int step = lanes<T, bytes>;
+  constexpr int step = lanes_of<T, bytes>;
   V tile[rows][vectors];
   for (int i = 0; i < rows; ++i)
     for (int v = 0; v < vectors; ++v) tile[i][v] = V{};
@@ -131,20 +105,20 @@ template <class T, ALayout layout>
 inline void tile_multiply(int64_t depth, const T* a, int64_t lda, const T* b, int64_t b_stride, int64_t valid_rows,
                           int64_t valid_columns, T alpha, T beta, T* c, int64_t ldc) {
   constexpr int rows = Blocking<T>::rows;
-  constexpr int full = lanes<T>;
-  if constexpr (simd_bytes >= 32) {
+  constexpr int full = lanes_of<T>;
+  if constexpr (widest_simd_bytes >= 32) {
     constexpr int half = full / 2;
     if (valid_columns <= half)
-      return micro_kernel<T, rows, 1, simd_bytes / 2, layout>(depth, a, lda, b, b_stride, valid_rows, valid_columns,
+      return micro_kernel<T, rows, 1, widest_simd_bytes / 2, layout>(depth, a, lda, b, b_stride, valid_rows, valid_columns,
                                                               alpha, beta, c, ldc);
     if (valid_columns > full && valid_columns <= 3 * half)
-      return micro_kernel<T, rows, 3, simd_bytes / 2, layout>(depth, a, lda, b, b_stride, valid_rows, valid_columns,
+      return micro_kernel<T, rows, 3, widest_simd_bytes / 2, layout>(depth, a, lda, b, b_stride, valid_rows, valid_columns,
                                                               alpha, beta, c, ldc);
   }
   if (valid_columns <= full)
-    return micro_kernel<T, rows, 1, simd_bytes, layout>(depth, a, lda, b, b_stride, valid_rows, valid_columns, alpha,
+    return micro_kernel<T, rows, 1, widest_simd_bytes, layout>(depth, a, lda, b, b_stride, valid_rows, valid_columns, alpha,
                                                         beta, c, ldc);
-  micro_kernel<T, rows, Blocking<T>::vectors, simd_bytes, layout>(depth, a, lda, b, b_stride, valid_rows,
+  micro_kernel<T, rows, Blocking<T>::vectors, widest_simd_bytes, layout>(depth, a, lda, b, b_stride, valid_rows,
                                                                   valid_columns, alpha, beta, c, ldc);
 }
 
@@ -325,7 +299,7 @@ template <class T, int vectors, int narrow_count>
 inline void outer_product_tile(int64_t depth, const T* __restrict wide, int64_t wide_stride,
                                const T* __restrict narrow, int64_t narrow_stride, T* sums, int64_t sums_stride) {
   using V = Vector<T>;
-  constexpr int step = lanes<T>;
+  constexpr int step = lanes_of<T>;
   V tile[narrow_count][vectors];
   for (int j = 0; j < narrow_count; ++j)
     for (int v = 0; v < vectors; ++v) tile[j][v] = V{};
@@ -347,7 +321,7 @@ inline void outer_product_tile(int64_t depth, const T* __restrict wide, int64_t 
 template <class T, int narrow_count>
 inline void outer_product_row(int64_t depth, const T* wide, int64_t wide_stride, int64_t wide_vectors,
                               const T* narrow, int64_t narrow_stride, T* sums, int64_t sums_stride) {
-  constexpr int step = lanes<T>;
+  constexpr int step = lanes_of<T>;
   int64_t v = 0;
   for (; v + 2 <= wide_vectors; v += 2)
     outer_product_tile<T, 2, narrow_count>(depth, wide + v * step, wide_stride, narrow, narrow_stride,
@@ -362,7 +336,7 @@ inline void outer_product_row(int64_t depth, const T* wide, int64_t wide_stride,
 template <class T>
 void outer_product_sum(int64_t depth, const T* wide, int64_t wide_ld, int64_t wide_count, const T* narrow,
                        int64_t narrow_ld, int64_t narrow_count, T* sums, int64_t wide_padded) {
-  constexpr int step = lanes<T>;
+  constexpr int step = lanes_of<T>;
   constexpr int narrow_block = 12;
   const int64_t wide_full = wide_count / step * step;
   const int64_t wide_tail = wide_count - wide_full;
@@ -417,7 +391,7 @@ bool try_split_k(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
     // Vectors run along the longer side of C; sums are [narrow][wide] and transposed back on the way out.
     const bool wide_is_a = m >= n;
     const int64_t wide_count = wide_is_a ? m : n, narrow_count = wide_is_a ? n : m;
-    const int64_t wide_padded = (wide_count + lanes<T> - 1) / lanes<T> * lanes<T>;
+    const int64_t wide_padded = (wide_count + lanes_of<T> - 1) / lanes_of<T> * lanes_of<T>;
     const int64_t size = (narrow_count + 3) / 4 * 4 * wide_padded;
     partials.assign(chunks * size, T(0));
     T* partial = partials.data();  // (a thread_local named inside the lambdas would be each worker's own)
@@ -430,16 +404,10 @@ bool try_split_k(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
       else
         outer_product_sum(end - begin, b_chunk, ldb, n, a_chunk, lda, m, sums, wide_padded);
     });
-    parallel_for(m, std::max<int64_t>(1, 4096 / n), [&](int64_t row_begin, int64_t row_end) {
-      for (int64_t i = row_begin; i < row_end; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          const int64_t at = wide_is_a ? j * wide_padded + i : i * wide_padded + j;
-          T sum = partial[at];
-          for (int64_t index = 1; index < chunks; ++index) sum += partial[index * size + at];
-          T& target = c[i * ldc + j];
-          target = beta == T(0) ? alpha * sum : alpha * sum + beta * target;
-        }
-    });
+    sum_split_k_partials(
+        m, n, chunks, size, partial,
+        [=](int64_t i, int64_t j) { return wide_is_a ? j * wide_padded + i : i * wide_padded + j; }, alpha, beta, c,
+        ldc);
     return true;
   }
 
@@ -451,15 +419,8 @@ bool try_split_k(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
     gemm_blocked(transpose_a, transpose_b, m, n, end - begin, T(1), a_chunk, lda, b_chunk, ldb, T(0),
                  partial + index * m * n, n);
   });
-  parallel_for(m, std::max<int64_t>(1, 4096 / n), [&](int64_t row_begin, int64_t row_end) {
-    for (int64_t i = row_begin; i < row_end; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        T sum = partial[i * n + j];
-        for (int64_t index = 1; index < chunks; ++index) sum += partial[(index * m + i) * n + j];
-        T& target = c[i * ldc + j];
-        target = beta == T(0) ? alpha * sum : alpha * sum + beta * target;
-      }
-  });
+  sum_split_k_partials(m, n, chunks, m * n, partial, [n](int64_t i, int64_t j) { return i * n + j; }, alpha, beta, c,
+                       ldc);
   return true;
 }
 
