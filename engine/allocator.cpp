@@ -26,11 +26,14 @@ class AlignedHostBackend final : public MemoryBackend {
   void free(void* pointer) override { std::free(pointer); }
 };
 
-// Without caching: every allocation goes to the C library (PNEUMA_HOST_CACHE=0, for memory-tight embedded use).
-class UncachedHostAllocator final : public Allocator {
+// Without caching: every allocation goes to the backend (PNEUMA_HOST_CACHE=0, for memory-tight embedded use;
+// PNEUMA_DEVICE_CACHE=0, so that compute-sanitizer sees every tensor's exact extent).
+class UncachedAllocator final : public Allocator {
  public:
+  UncachedAllocator(std::unique_ptr<MemoryBackend> backend, Device device)
+      : backend_(std::move(backend)), device_(device) {}
   void* allocate(size_t bytes) override {
-    void* pointer = backend_.allocate(bytes);
+    void* pointer = backend_->allocate(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.allocations++;
     stats_.backend_allocations++;
@@ -39,7 +42,7 @@ class UncachedHostAllocator final : public Allocator {
     return pointer;
   }
   void deallocate(void* pointer, size_t bytes) override {
-    backend_.free(pointer);
+    backend_->free(pointer);
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.bytes_in_use -= bytes;
   }
@@ -51,16 +54,18 @@ class UncachedHostAllocator final : public Allocator {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.peak_bytes_in_use = stats_.bytes_in_use;
   }
-  Device device() const override { return Device::cpu(); }
+  Device device() const override { return device_; }
 
  private:
-  AlignedHostBackend backend_;
+  std::unique_ptr<MemoryBackend> backend_;
+  Device device_;
   mutable std::mutex mutex_;
   AllocatorStats stats_;
 };
 
-bool host_cache_enabled() {
-  const char* value = std::getenv("PNEUMA_HOST_CACHE");
+// False when the environment variable is "0".
+bool cache_enabled(const char* variable) {
+  const char* value = std::getenv(variable);
   return value == nullptr || std::strcmp(value, "0") != 0;
 }
 
@@ -73,6 +78,12 @@ class CudaMemoryBackend final : public MemoryBackend {
 
  private:
   int device_;
+};
+
+class PinnedHostBackend final : public MemoryBackend {
+ public:
+  void* allocate(size_t bytes) override { return kernels::cuda::pinned_malloc(bytes); }
+  void free(void* pointer) override { kernels::cuda::pinned_free(pointer); }
 };
 #endif
 
@@ -159,9 +170,10 @@ void CachingAllocator::release_cached() {
 Allocator& host_allocator() {
   // Large activations come and go every step; caching them avoids a page-fault storm (fresh pages from the
   // kernel must be zeroed on first touch), which otherwise costs a third of a CPU training step.
-  static Allocator* allocator = host_cache_enabled()
-                                    ? static_cast<Allocator*>(new CachingAllocator(std::make_unique<AlignedHostBackend>(), Device::cpu()))
-                                    : static_cast<Allocator*>(new UncachedHostAllocator());
+  static Allocator* allocator =
+      cache_enabled("PNEUMA_HOST_CACHE")
+          ? static_cast<Allocator*>(new CachingAllocator(std::make_unique<AlignedHostBackend>(), Device::cpu()))
+          : static_cast<Allocator*>(new UncachedAllocator(std::make_unique<AlignedHostBackend>(), Device::cpu()));
   return *allocator;  // never destroyed: tensors in static objects may outlive any destruction order
 }
 
@@ -169,18 +181,32 @@ Allocator& device_allocator(Device device) {
   if (device.is_cpu()) return host_allocator();
 #if PNEUMA_WITH_CUDA
   static std::mutex mutex;
-  static std::vector<std::unique_ptr<CachingAllocator>> allocators;
+  static std::vector<std::unique_ptr<Allocator>> allocators;
+  static const int count = kernels::cuda::device_count();  // asked once: this runs for every device tensor
+  static const bool caching = cache_enabled("PNEUMA_DEVICE_CACHE");
   std::lock_guard<std::mutex> lock(mutex);
-  const int count = kernels::cuda::device_count();
   PNEUMA_CHECK(device.index >= 0 && device.index < count, "no CUDA device %s (this machine has %d)",
                device.name().c_str(), count);
   if (allocators.empty()) allocators.resize(count);
   auto& slot = allocators[device.index];
-  if (!slot) slot = std::make_unique<CachingAllocator>(std::make_unique<CudaMemoryBackend>(device.index), device);
+  if (!slot) {
+    auto backend = std::make_unique<CudaMemoryBackend>(device.index);
+    if (caching) slot = std::make_unique<CachingAllocator>(std::move(backend), device);
+    else slot = std::make_unique<UncachedAllocator>(std::move(backend), device);
+  }
   return *slot;
 #else
   PNEUMA_FAIL("tensor on %s requested, but this build has no CUDA backend (configure with -DPNEUMA_CUDA=ON)",
               device.name().c_str());
+#endif
+}
+
+Allocator& pinned_host_allocator() {
+#if PNEUMA_WITH_CUDA
+  static Allocator* allocator = new CachingAllocator(std::make_unique<PinnedHostBackend>(), Device::cpu());
+  return *allocator;  // never destroyed, like the host allocator
+#else
+  return host_allocator();
 #endif
 }
 

@@ -4,6 +4,11 @@
 //  - device_allocator(device): a CachingAllocator over cudaMalloc/cudaFree (only in CUDA builds). Freed blocks
 //    are kept in size-binned free lists and reused, so a training step allocates nothing from the driver after
 //    the first iteration. The caching logic is device-independent and tested on the host with a fake backend.
+//    Reusing a block at once is safe because all device work runs in issue order on one compute stream; the
+//    asynchronous uploads on the transfer stream are ordered against it with events (engine/transfer.h).
+//    PNEUMA_DEVICE_CACHE=0 turns the cache off (exact cudaMalloc extents, for compute-sanitizer).
+//  - pinned_host_allocator(): page-locked host memory (cudaHostAlloc) behind a CachingAllocator, the source of
+//    asynchronous host→device copies. Without CUDA it is the host allocator.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -70,5 +75,6 @@ class CachingAllocator final : public Allocator {
 
 Allocator& host_allocator();
 Allocator& device_allocator(Device device);  // the host allocator for Device::cpu()
+Allocator& pinned_host_allocator();
 
 }  // namespace pneuma

@@ -3,6 +3,7 @@
 // is on. Layout: images NHWC, conv weights [out, kh, kw, in/groups], linear weights [out, in].
 // One op group per file in engine/ops/.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "engine/autograd.h"
@@ -36,6 +37,16 @@ struct Conv2dOptions {
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dOptions& options);
 // input [..., in], weight [out, in], bias [out] or undefined -> [..., out].
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias);
+
+// Which kernels run conv2d and linear on CUDA tensors: `native` (pneuma's own, the default) or `cudnn` (the
+// baselines of kernels/baseline: cuDNN for conv2d, cuBLAS for linear), for side-by-side comparisons.
+// Process-wide; the initial value comes from PNEUMA_CONV_IMPL=native|cudnn in the environment. CPU tensors always
+// run the CPU kernels. (engine/ops/conv.cpp)
+enum class ConvImplementation { native, cudnn };
+void set_conv_implementation(ConvImplementation implementation);
+ConvImplementation conv_implementation();
+ConvImplementation conv_implementation_from_name(const std::string& name);  // "native" | "cudnn"; else throws
+const char* conv_implementation_name(ConvImplementation implementation);
 
 // ---- normalisation ------------------------------------------------------------------------------
 // Over the last (channel) axis. use_batch_statistics: normalise with this batch's mean/variance (training) and,

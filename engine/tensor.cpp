@@ -1,11 +1,13 @@
 #include "engine/tensor.h"
 
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
 #include "engine/allocator.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
+#include "engine/transfer.h"
 #include "kernels/elementwise.h"
 #include "kernels/parallel.h"
 #include "kernels/philox.h"
@@ -45,9 +47,15 @@ Storage::Storage(size_t bytes_, Device device_) : bytes(bytes_), device(device_)
   allocator = &device_allocator(device);
   data = allocator->allocate(bytes);
 }
+Storage::Storage(size_t bytes_, Allocator& allocator_)
+    : bytes(bytes_), device(allocator_.device()), allocator(&allocator_) {
+  data = allocator->allocate(bytes);
+}
 Storage::Storage(void* data_, size_t bytes_, Device device_, std::shared_ptr<void> keep_alive_)
     : data(data_), bytes(bytes_), device(device_), keep_alive(std::move(keep_alive_)) {}
 Storage::~Storage() {
+  // A block freed while an upload into it may still run: later compute that reuses it must come after the copy.
+  if (ready_event) wait_for_upload(*this);
   if (allocator != nullptr) allocator->deallocate(data, bytes);
 }
 
@@ -161,6 +169,7 @@ bool Tensor::same_storage(const Tensor& other) const {
 // ---- data ---------------------------------------------------------------------------------------
 void* Tensor::raw_data() {
   const TensorImpl& t = checked();
+  if (t.storage->ready_event) [[unlikely]] wait_for_upload(*t.storage);
   return static_cast<char*>(t.storage->data) + t.offset * static_cast<int64_t>(dtype_size(t.dtype));
 }
 const void* Tensor::raw_data() const { return const_cast<Tensor*>(this)->raw_data(); }
@@ -281,6 +290,38 @@ void pack_host(const Tensor& source, void* destination) {
   }
 }
 
+#if PNEUMA_WITH_CUDA
+// Dtype conversion of a packed device tensor into `destination` (same shape, same device): f32 ⇄ f64 / bf16 /
+// f16 directly, other floating pairs through f32.
+void convert_on_device(const Tensor& source, Tensor& destination) {
+  const DType from = source.dtype(), to = destination.dtype();
+  PNEUMA_CHECK(is_floating(from) && is_floating(to),
+               "copy_from: device-side conversion needs floating dtypes (%s into %s)", source.describe().c_str(),
+               destination.describe().c_str());
+  const int64_t n = source.numel();
+  const void* in = source.raw_data();
+  void* out = destination.raw_data();
+  if (from == DType::f32) {
+    switch (to) {
+      case DType::f64: return kernels::cuda::convert_f32_to_f64(n, static_cast<const float*>(in), static_cast<double*>(out));
+      case DType::bf16: return kernels::cuda::convert_f32_to_bf16(n, static_cast<const float*>(in), static_cast<uint16_t*>(out));
+      case DType::f16: return kernels::cuda::convert_f32_to_f16(n, static_cast<const float*>(in), static_cast<uint16_t*>(out));
+      default: break;
+    }
+  } else if (to == DType::f32) {
+    switch (from) {
+      case DType::f64: return kernels::cuda::convert_f64_to_f32(n, static_cast<const double*>(in), static_cast<float*>(out));
+      case DType::bf16: return kernels::cuda::convert_bf16_to_f32(n, static_cast<const uint16_t*>(in), static_cast<float*>(out));
+      case DType::f16: return kernels::cuda::convert_f16_to_f32(n, static_cast<const uint16_t*>(in), static_cast<float*>(out));
+      default: break;
+    }
+  }
+  Tensor through_f32 = Tensor::empty(source.shape(), DType::f32, source.device());
+  convert_on_device(source, through_f32);
+  convert_on_device(through_f32, destination);
+}
+#endif
+
 }  // namespace
 
 Tensor Tensor::contiguous() const {
@@ -374,6 +415,27 @@ Tensor Tensor::to(Device target) const {
   return result;
 }
 
+Tensor Tensor::to(Device target, bool non_blocking) const {
+  if (non_blocking && target.is_cuda() && device().is_cpu()) return upload_async(*this, target);
+  return to(target);
+}
+
+Tensor Tensor::pin_memory() const {
+  PNEUMA_CHECK(device().is_cpu(), "pin_memory: %s is not a CPU tensor", describe().c_str());
+  if (!cuda_built()) return contiguous();
+  if (is_pinned() && is_contiguous()) return *this;
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape();
+  impl->strides = contiguous_strides(shape());
+  impl->dtype = dtype();
+  impl->storage = std::make_shared<Storage>(nbytes(), pinned_host_allocator());
+  Tensor pinned(std::move(impl));
+  if (numel() > 0) pack_host(*this, pinned.raw_data());
+  return pinned;
+}
+
+bool Tensor::is_pinned() const { return cuda_built() && checked().storage->allocator == &pinned_host_allocator(); }
+
 void Tensor::copy_from(const Tensor& source) {
   PNEUMA_CHECK(source.shape() == shape(), "copy_from: shape %s into %s", shape_string(source.shape()).c_str(),
                shape_string(shape()).c_str());
@@ -403,16 +465,29 @@ void Tensor::copy_from(const Tensor& source) {
     return;
   }
 #if PNEUMA_WITH_CUDA
-  Tensor packed = source.device().is_cpu() ? source.contiguous().to(dtype()) : source;
-  PNEUMA_CHECK(packed.is_contiguous() && packed.dtype() == dtype(),
-               "copy_from: device-side conversion or strided device copy is not supported (%s into %s)",
-               source.describe().c_str(), describe().c_str());
-  if (device().is_cuda() && packed.device().is_cpu()) {
+  kernels::cuda::set_device(device().is_cuda() ? device().index : source.device().index);
+  if (device().is_cuda() && source.device().is_cpu()) {
+    // Pack and convert on the host, then upload.
+    const Tensor packed = source.contiguous().to(dtype());
     kernels::cuda::copy_host_to_device(raw_data(), packed.raw_data(), nbytes());
-  } else if (device().is_cpu() && packed.device().is_cuda()) {
-    kernels::cuda::copy_device_to_host(raw_data(), packed.raw_data(), nbytes());
+  } else if (device().is_cpu()) {
+    // Pack on the device, download, convert on the host.
+    const Tensor packed = source.contiguous();
+    if (packed.dtype() == dtype()) {
+      kernels::cuda::copy_device_to_host(raw_data(), packed.raw_data(), nbytes());
+    } else {
+      Tensor host = empty(shape(), packed.dtype());
+      kernels::cuda::copy_device_to_host(host.raw_data(), packed.raw_data(), host.nbytes());
+      copy_from(host);
+    }
+  } else if (source.dtype() != dtype()) {
+    convert_on_device(source.contiguous(), *this);
+  } else if (source.is_contiguous()) {
+    kernels::cuda::copy_device_to_device(raw_data(), source.raw_data(), nbytes());
   } else {
-    kernels::cuda::copy_device_to_device(raw_data(), packed.raw_data(), nbytes());
+    PNEUMA_CHECK(source.rank() <= kernels::kMaxRank, "tensors of rank > %d are not supported", kernels::kMaxRank);
+    kernels::cuda::copy_strided(source.rank(), source.shape().data(), source.strides().data(),
+                                dtype_size(dtype()), source.raw_data(), raw_data());
   }
 #else
   PNEUMA_FAIL("copy between %s and %s needs the CUDA backend", source.describe().c_str(), describe().c_str());
@@ -422,6 +497,17 @@ void Tensor::copy_from(const Tensor& source) {
 void Tensor::fill(double value) {
   PNEUMA_CHECK(is_contiguous(), "fill: tensor must be contiguous");
   if (device().is_cuda()) {
+#if PNEUMA_WITH_CUDA
+    kernels::cuda::set_device(device().index);
+    if (value == 0.0 && !std::signbit(value)) {  // all-zero bits in every dtype
+      kernels::cuda::zero_device(raw_data(), nbytes());
+      return;
+    }
+    if (dtype() == DType::f32) {
+      kernels::cuda::fill<float>(numel(), static_cast<float>(value), data<float>());
+      return;
+    }
+#endif
     Tensor host = full(shape(), value, dtype());
     copy_from(host);
     return;

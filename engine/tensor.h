@@ -27,6 +27,7 @@ struct TensorImpl;
 // Owns (or, with a custom releaser, borrows) one block of memory on one device.
 struct Storage {
   Storage(size_t bytes, Device device);                                        // allocates
+  Storage(size_t bytes, Allocator& allocator);                                 // allocates from `allocator`
   Storage(void* data, size_t bytes, Device device, std::shared_ptr<void> keep_alive);  // borrows
   ~Storage();
   Storage(const Storage&) = delete;
@@ -37,6 +38,8 @@ struct Storage {
   Device device;
   Allocator* allocator = nullptr;     // null when borrowed
   std::shared_ptr<void> keep_alive;  // for borrowed memory (e.g. a mapped file)
+  std::shared_ptr<void> ready_event;  // CUDA: set while an asynchronous upload into this memory may be running
+                                      // (engine/transfer.h); the first raw_data() makes compute wait for it
 };
 
 class Tensor {
@@ -93,6 +96,13 @@ class Tensor {
   Tensor permute(const std::vector<int>& order) const;            // a view (non-contiguous)
   Tensor to(DType dtype) const;
   Tensor to(Device device) const;
+  // non_blocking: a CPU→CUDA copy runs asynchronously on the transfer stream and overlaps with compute
+  // (engine/transfer.h); any other move is the blocking to(device).
+  Tensor to(Device device, bool non_blocking) const;
+  // A packed copy in page-locked host memory (self when it already is one); the source of fast, asynchronous
+  // uploads. CPU tensors only; without CUDA, pinning means nothing and this is contiguous().
+  Tensor pin_memory() const;
+  bool is_pinned() const;
   void copy_from(const Tensor& source);        // same shape; any dtype/device; writes into this tensor's data
   void fill(double value);
 

@@ -24,4 +24,12 @@ void activation_forward(Activation a, int64_t count, const T* input, T* output);
 template <class T>
 void activation_backward(Activation a, int64_t count, const T* input, const T* grad_output, T* grad_input);
 }  // namespace cpu
+// CUDA (kernels/cuda/activation.cu): the same formulas and kink conventions, on the current device's compute
+// stream. Instantiated for float.
+namespace cuda {
+template <class T>
+void activation_forward(Activation a, int64_t count, const T* input, T* output);
+template <class T>
+void activation_backward(Activation a, int64_t count, const T* input, const T* grad_output, T* grad_input);
+}  // namespace cuda
 }  // namespace pneuma::kernels

@@ -26,4 +26,20 @@ void batch_norm_backward(const BatchNormShape& s, const T* grad_output, const T*
                          const T* variance, T eps, const T* gamma, bool batch_statistics, T* grad_input,
                          T* grad_gamma, T* grad_beta);
 }  // namespace cpu
+// CUDA (kernels/cuda/batch_norm.cu): same contracts; every pointer is device memory. Per-channel sums use the
+// deterministic two-level reductions of kernels/cuda/reduce.cuh (double accumulation). Instantiated for float.
+namespace cuda {
+template <class T>
+void batch_norm_statistics(const BatchNormShape& s, const T* input, T* mean, T* variance);
+template <class T>
+void batch_norm_apply(const BatchNormShape& s, const T* input, const T* mean, const T* variance, T eps,
+                      const T* gamma, const T* beta, T* output);
+template <class T>
+void batch_norm_update_running(const BatchNormShape& s, const T* batch_mean, const T* batch_variance, T momentum,
+                               T* running_mean, T* running_variance);
+template <class T>
+void batch_norm_backward(const BatchNormShape& s, const T* grad_output, const T* input, const T* mean,
+                         const T* variance, T eps, const T* gamma, bool batch_statistics, T* grad_input,
+                         T* grad_gamma, T* grad_beta);
+}  // namespace cuda
 }  // namespace pneuma::kernels

@@ -44,4 +44,16 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* input, const T* grad_
 template <class T>
 void conv2d_backward_bias(const Conv2dShape& s, const T* grad_output, T* grad_bias);
 }  // namespace cpu
+
+namespace cuda {
+// CUDA builds only (kernels/cuda/conv2d.cu). fp32, device pointers, the same contracts as cpu:: (outputs are
+// overwritten; bias / grad_bias may be null); asynchronous on the compute stream (kernels/cuda/launch.h).
+// Depthwise shapes (groups == in_channels == out_channels) run the tiled depthwise kernels in exact fp32; all
+// others run the implicit GEMM on tensor cores in TF32 or in exact fp32, as kernels/gemm.h matmul_precision() says.
+// Weight and bias gradients are deterministic (fixed-order split reductions, no atomics).
+void conv2d_forward(const Conv2dShape& s, const float* input, const float* weight, const float* bias, float* output);
+void conv2d_backward_input(const Conv2dShape& s, const float* grad_output, const float* weight, float* grad_input);
+void conv2d_backward_weight(const Conv2dShape& s, const float* input, const float* grad_output, float* grad_weight);
+void conv2d_backward_bias(const Conv2dShape& s, const float* grad_output, float* grad_bias);
+}  // namespace cuda
 }  // namespace pneuma::kernels

@@ -63,4 +63,43 @@ void convert_bf16_to_f32(int64_t count, const uint16_t* input, float* output);
 void convert_f32_to_f16(int64_t count, const float* input, uint16_t* output);
 void convert_f16_to_f32(int64_t count, const uint16_t* input, float* output);
 }  // namespace cpu
+
+// CUDA (kernels/cuda/elementwise.cu, reduction.cu, copy.cu): every pointer is device memory, work runs on the
+// compute stream. Templates are instantiated for float unless noted. Reductions are deterministic (reduce.cuh).
+namespace cuda {
+template <class T>
+void binary_forward(Binary op, const BroadcastShape& s, const T* a, const T* b, T* output);
+template <class T>
+void binary_backward(Binary op, const BroadcastShape& s, int which, const T* a, const T* b, const T* grad_output,
+                     T* grad_operand);
+template <class T>
+void fill(int64_t count, T value, T* output);
+// output[i] = multiplier · scalar[0] for i < count, reading the scalar on the device (no host round trip):
+// the backward of sum and mean.
+template <class T>
+void fill_from_scalar(int64_t count, const T* scalar, double multiplier, T* output);
+template <class T>
+void scale(int64_t count, T alpha, const T* input, T* output);  // may alias
+template <class T>
+void axpy(int64_t count, T alpha, const T* x, T* y);
+// output[0] = multiplier · Σ input, accumulated in double, written on the device (sum: 1, mean: 1/count).
+template <class T>
+void sum(int64_t count, const T* input, double multiplier, T* output);
+// Σ x² in double, returned to the host (waits for the device).
+template <class T>
+double sum_of_squares(int64_t count, const T* input);
+bool all_finite(int64_t count, const float* input);  // waits for the device
+// Strided gather of any element size (1, 2, 4 or 8 bytes) into a contiguous buffer.
+void copy_strided(int rank, const int64_t* shape, const int64_t* source_strides, size_t element_size,
+                  const void* source, void* destination);
+// Row block copy (concat forward/backward); strides and width in elements of element_size bytes.
+void copy_rows(int64_t rows, int64_t width, size_t element_size, const void* source, int64_t source_stride,
+               void* destination, int64_t destination_stride);
+void convert_f32_to_f64(int64_t count, const float* input, double* output);
+void convert_f64_to_f32(int64_t count, const double* input, float* output);
+void convert_f32_to_bf16(int64_t count, const float* input, uint16_t* output);
+void convert_bf16_to_f32(int64_t count, const uint16_t* input, float* output);
+void convert_f32_to_f16(int64_t count, const float* input, uint16_t* output);
+void convert_f16_to_f32(int64_t count, const uint16_t* input, float* output);
+}  // namespace cuda
 }  // namespace pneuma::kernels

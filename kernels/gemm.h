@@ -19,3 +19,15 @@ void gemm_portable(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int
 bool gemm_uses_blas();
 
 }  // namespace pneuma::kernels::cpu
+
+namespace pneuma::kernels::cuda {
+// How the CUDA GEMM core (regular convolutions and linear layers) multiplies fp32 operands:
+//  tf32 — tensor cores, inputs rounded to TF32 (10-bit mantissa), fp32 accumulation: the default, as in cuDNN and
+//         cuBLAS with TF32 allowed. Expect relative errors around 1e-3 against an fp32 reference.
+//  fp32 — exact fp32 FFMA from the same shared-memory tiles (slower; for tight comparisons).
+// Process-wide; the initial value comes from PNEUMA_MATMUL_PRECISION=tf32|fp32 in the environment, else tf32.
+// Only in CUDA builds (kernels/cuda/gemm_precision.cu).
+enum class MatmulPrecision { tf32, fp32 };
+void set_matmul_precision(MatmulPrecision precision);
+MatmulPrecision matmul_precision();
+}  // namespace pneuma::kernels::cuda

@@ -42,3 +42,35 @@ template <class T>
 void focal_loss_backward(int64_t rows, int64_t classes, const T* logits, const int32_t* targets, const T* alpha,
                          T gamma, T grad_loss, T* grad_logits);
 }  // namespace pneuma::kernels::cpu
+
+// CUDA (kernels/cuda/loss.cu): the same losses with the loss written to a device scalar (`loss`, one element) and
+// the backward scaled by a device scalar (`grad_loss`), so a training step never waits for the host. Per-row and
+// per-element terms are computed in double as on the CPU; the mean is a deterministic reduction. Targets are not
+// range-checked by these kernels: call count_invalid_targets first. Instantiated for float.
+namespace pneuma::kernels::cuda {
+// How many of `rows` class targets lie outside [0, classes) (waits for the device).
+int64_t count_invalid_targets(int64_t rows, int64_t classes, const int32_t* targets);
+template <class T>
+void cross_entropy_forward(int64_t rows, int64_t classes, const T* logits, const int32_t* targets,
+                           const T* class_weights, T label_smoothing, T* loss);
+template <class T>
+void cross_entropy_backward(int64_t rows, int64_t classes, const T* logits, const int32_t* targets,
+                            const T* class_weights, T label_smoothing, const T* grad_loss, T* grad_logits);
+template <class T>
+void bce_with_logits_forward(int64_t count, int64_t classes, const T* logits, const T* targets, const T* pos_weight,
+                             T* loss);
+template <class T>
+void bce_with_logits_backward(int64_t count, int64_t classes, const T* logits, const T* targets,
+                              const T* pos_weight, const T* grad_loss, T* grad_logits);
+template <class T>
+void binary_focal_loss_forward(int64_t count, const T* logits, const T* targets, T alpha, T gamma, T* loss);
+template <class T>
+void binary_focal_loss_backward(int64_t count, const T* logits, const T* targets, T alpha, T gamma,
+                                const T* grad_loss, T* grad_logits);
+template <class T>
+void focal_loss_forward(int64_t rows, int64_t classes, const T* logits, const int32_t* targets, const T* alpha,
+                        T gamma, T* loss);
+template <class T>
+void focal_loss_backward(int64_t rows, int64_t classes, const T* logits, const int32_t* targets, const T* alpha,
+                         T gamma, const T* grad_loss, T* grad_logits);
+}  // namespace pneuma::kernels::cuda

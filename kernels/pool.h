@@ -41,4 +41,28 @@ template <class T>
 void channel_scale_backward(int64_t batch, int64_t pixels, int64_t channels, const T* input, const T* scale,
                             const T* grad_output, T* grad_input, T* grad_scale);
 }  // namespace cpu
+// CUDA (kernels/cuda/pool.cu): same contracts, device pointers. Backward passes gather (each input element sums
+// the outputs that cover it, in the CPU's order), so they need no atomics and are deterministic. Instantiated for
+// float.
+namespace cuda {
+template <class T>
+void max_pool2d_forward(const Pool2dShape& s, const T* input, T* output, int32_t* argmax);
+template <class T>
+void max_pool2d_backward(const Pool2dShape& s, const T* input, const int32_t* argmax, const T* grad_output,
+                         T* grad_input);
+template <class T>
+void avg_pool2d_forward(const Pool2dShape& s, const T* input, T* output);
+template <class T>
+void avg_pool2d_backward(const Pool2dShape& s, const T* grad_output, T* grad_input);
+template <class T>
+void global_avg_pool_forward(int64_t batch, int64_t pixels, int64_t channels, const T* input, T* output);
+template <class T>
+void global_avg_pool_backward(int64_t batch, int64_t pixels, int64_t channels, const T* grad_output, T* grad_input);
+template <class T>
+void channel_scale_forward(int64_t batch, int64_t pixels, int64_t channels, const T* input, const T* scale,
+                           T* output);
+template <class T>
+void channel_scale_backward(int64_t batch, int64_t pixels, int64_t channels, const T* input, const T* scale,
+                            const T* grad_output, T* grad_input, T* grad_scale);
+}  // namespace cuda
 }  // namespace pneuma::kernels

@@ -14,3 +14,15 @@ void log_softmax_forward(int64_t rows, int64_t cols, const T* input, T* output);
 template <class T>
 void log_softmax_backward(int64_t rows, int64_t cols, const T* output, const T* grad_output, T* grad_input);
 }  // namespace pneuma::kernels::cpu
+
+// CUDA (kernels/cuda/softmax.cu): same formulas, one warp per row, row sums in double. Device pointers; float.
+namespace pneuma::kernels::cuda {
+template <class T>
+void softmax_forward(int64_t rows, int64_t cols, const T* input, T* output);
+template <class T>
+void softmax_backward(int64_t rows, int64_t cols, const T* output, const T* grad_output, T* grad_input);
+template <class T>
+void log_softmax_forward(int64_t rows, int64_t cols, const T* input, T* output);
+template <class T>
+void log_softmax_backward(int64_t rows, int64_t cols, const T* output, const T* grad_output, T* grad_input);
+}  // namespace pneuma::kernels::cuda

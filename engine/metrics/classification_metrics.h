@@ -44,7 +44,7 @@ struct MetricsOptions {
 
 struct ClassMetrics {
   std::string name;
-  int64_t support = 0;  // true samples of the class
+  int64_t support = 0;    // true samples of the class
   int64_t predicted = 0;  // samples predicted as the class
   double precision = 0, recall = 0, specificity = 0, f1 = 0;
   double roc_auc = 0;            // NaN when undefined
@@ -80,8 +80,8 @@ struct ClassificationMetrics {
   double wilson_confidence = 0.95;
   std::vector<ClassMetrics> classes;
   AveragedMetrics macro, weighted;
-  double macro_roc_auc = 0;            // NaN when no class has one
-  double macro_average_precision = 0;  // NaN when no class has one
+  double macro_roc_auc = 0;                     // NaN when no class has one
+  double macro_average_precision = 0;           // NaN when no class has one
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
   bool has_bootstrap = false;
   BootstrapResults bootstrap;

@@ -1,8 +1,8 @@
 // Serialising ClassificationMetrics: metrics.json (stable key names, documented below) and a compact text table for
 // the terminal.
 //
-// metrics.json (schema "pneuma.metrics/1"); non-finite numbers (undefined AUCs, the +inf first ROC threshold) are
-// written as null:
+// metrics.json (schema "pneuma.metrics/1"; object keys are written in sorted order); non-finite numbers (undefined
+// AUCs, the +inf first ROC threshold) are written as null:
 // {
 //   "schema": "pneuma.metrics/1", "num_samples": N, "num_classes": K, "class_names": [...],
 //   "accuracy": a, "correct": n, "accuracy_wilson": {"confidence": 0.95, "low": l, "high": h},
@@ -30,8 +30,9 @@ nlohmann::json metrics_to_json(const ClassificationMetrics& metrics, bool includ
 // Writes metrics_to_json(...).dump(2) atomically (temporary file + rename).
 void write_metrics_json(const std::string& path, const ClassificationMetrics& metrics, bool include_curves = false);
 
-// A fixed-width table: one row per class (support, precision, recall, specificity, F1, ROC AUC, AP), macro and
-// weighted rows, then accuracy with its Wilson and bootstrap intervals and the confusion matrix.
+// A fixed-width table: one row per class (support, precision, recall [with its bootstrap interval], specificity, F1,
+// ROC AUC, AP), macro and weighted rows, then accuracy with its Wilson and bootstrap intervals, macro F1 and macro
+// ROC AUC with theirs, and the confusion matrix.
 std::string format_metrics_table(const ClassificationMetrics& metrics);
 
 }  // namespace pneuma::metrics

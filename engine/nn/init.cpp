@@ -12,6 +12,8 @@ int64_t receptive_field(const Shape& shape) {
   return size;
 }
 
+thread_local bool skip_random_init = false;
+
 // Writes `values` (a host tensor of the same shape) into `tensor` wherever it lives.
 void assign(Tensor& tensor, const Tensor& values) { tensor.copy_from(values.to(tensor.dtype())); }
 
@@ -27,11 +29,16 @@ int64_t fan_out(const Shape& shape) {
   return shape.front() * receptive_field(shape);
 }
 
+SkipRandomInit::SkipRandomInit() : previous_(skip_random_init) { skip_random_init = true; }
+SkipRandomInit::~SkipRandomInit() { skip_random_init = previous_; }
+
 void uniform(Tensor& tensor, double low, double high, Generator& generator) {
+  if (skip_random_init) return tensor.fill(0);
   assign(tensor, Tensor::uniform(tensor.shape(), low, high, generator, DType::f64));
 }
 
 void normal(Tensor& tensor, double mean, double stddev, Generator& generator) {
+  if (skip_random_init) return tensor.fill(0);
   assign(tensor, Tensor::normal(tensor.shape(), mean, stddev, generator, DType::f64));
 }
 

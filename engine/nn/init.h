@@ -11,6 +11,20 @@ namespace pneuma::nn::init {
 int64_t fan_in(const Shape& weight_shape);
 int64_t fan_out(const Shape& weight_shape);
 
+// While one is alive on this thread, uniform() and normal() (and so every initialiser built on them) zero-fill
+// instead of drawing, and take nothing from the generator: for building a model whose weights are all about to be
+// overwritten (an importer) or only inspected (names, shapes, counts), without paying for the random draws.
+class SkipRandomInit {
+ public:
+  SkipRandomInit();
+  ~SkipRandomInit();
+  SkipRandomInit(const SkipRandomInit&) = delete;
+  SkipRandomInit& operator=(const SkipRandomInit&) = delete;
+
+ private:
+  bool previous_;
+};
+
 void uniform(Tensor& tensor, double low, double high, Generator& generator);
 void normal(Tensor& tensor, double mean, double stddev, Generator& generator);
 void constant(Tensor& tensor, double value);

@@ -125,6 +125,16 @@ std::shared_ptr<Module> Module::child(const std::string& name) const {
   return nullptr;
 }
 
+void Module::replace_child(const std::string& name, std::shared_ptr<Module> module) {
+  PNEUMA_CHECK(module != nullptr, "%s: replacement for child '%s' is null", type_name().c_str(), name.c_str());
+  for (auto& [child_name, existing] : children_)
+    if (child_name == name) {
+      existing = std::move(module);
+      return;
+    }
+  PNEUMA_FAIL("%s: no child named '%s' to replace", type_name().c_str(), name.c_str());
+}
+
 int64_t Module::parameter_count() const {
   int64_t count = 0;
   for (const auto& [name, tensor] : named_parameters()) count += tensor.numel();

@@ -62,6 +62,9 @@ class Module {
   Tensor find_tensor(const std::string& dotted_name) const;
   // The direct child with this name, or null.
   std::shared_ptr<Module> child(const std::string& name) const;
+  // Puts `module` in place of the direct child `name` (same name, same position); throws when there is no such
+  // child. Model surgery (e.g. a grayscale stem) uses it; members that held the old child keep the old one.
+  void replace_child(const std::string& name, std::shared_ptr<Module> module);
 
   int64_t parameter_count() const;            // elements over all parameters
   int64_t trainable_parameter_count() const;  // elements over parameters that require grad

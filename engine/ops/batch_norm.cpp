@@ -41,27 +41,42 @@ Tensor batch_norm(const Tensor& input_, const Tensor& gamma_, const Tensor& beta
   const Tensor beta = ops_detail::contiguous_or_undefined(beta_);
   Tensor mean, variance;
   if (use_batch_statistics) {
-    mean = Tensor::empty({s.channels}, dtype);
-    variance = Tensor::empty({s.channels}, dtype);
+    mean = Tensor::empty({s.channels}, dtype, input.device());
+    variance = Tensor::empty({s.channels}, dtype, input.device());
   } else {
     // Copies: the backward must see the statistics this forward used, even if the buffers change later.
     mean = running_mean.clone();
     variance = running_variance.clone();
   }
   Tensor output = Tensor::empty(input.shape(), dtype, input.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    if (use_batch_statistics) kernels::cpu::batch_norm_statistics<T>(s, input.data<T>(), mean.data<T>(),
-                                                                     variance.data<T>());
-    kernels::cpu::batch_norm_apply<T>(s, input.data<T>(), mean.data<T>(), variance.data<T>(), static_cast<T>(eps),
-                                      ops_detail::data_or_null<T>(gamma), ops_detail::data_or_null<T>(beta),
-                                      output.data<T>());
-    if (use_batch_statistics && has_running) {
-      // Running statistics are buffers, not part of the graph: updated in place, never recorded.
-      Tensor running_mean_buffer = running_mean, running_variance_buffer = running_variance;
-      kernels::cpu::batch_norm_update_running<T>(s, mean.data<T>(), variance.data<T>(), static_cast<T>(momentum),
-                                                 running_mean_buffer.data<T>(), running_variance_buffer.data<T>());
-    }
-  });
+  // Running statistics are buffers, not part of the graph: updated in place, never recorded.
+  Tensor running_mean_buffer = running_mean, running_variance_buffer = running_variance;
+  ops_detail::dispatch(
+      input, op,
+      [&]<class T>() {
+        if (use_batch_statistics)
+          kernels::cpu::batch_norm_statistics<T>(s, input.data<T>(), mean.data<T>(), variance.data<T>());
+        kernels::cpu::batch_norm_apply<T>(s, input.data<T>(), mean.data<T>(), variance.data<T>(), static_cast<T>(eps),
+                                          ops_detail::data_or_null<T>(gamma), ops_detail::data_or_null<T>(beta),
+                                          output.data<T>());
+        if (use_batch_statistics && has_running)
+          kernels::cpu::batch_norm_update_running<T>(s, mean.data<T>(), variance.data<T>(), static_cast<T>(momentum),
+                                                     running_mean_buffer.data<T>(),
+                                                     running_variance_buffer.data<T>());
+      },
+      [&] {
+        if (use_batch_statistics)
+          kernels::cuda::batch_norm_statistics<float>(s, input.data<float>(), mean.data<float>(),
+                                                      variance.data<float>());
+        kernels::cuda::batch_norm_apply<float>(s, input.data<float>(), mean.data<float>(), variance.data<float>(),
+                                               static_cast<float>(eps), ops_detail::data_or_null<float>(gamma),
+                                               ops_detail::data_or_null<float>(beta), output.data<float>());
+        if (use_batch_statistics && has_running)
+          kernels::cuda::batch_norm_update_running<float>(s, mean.data<float>(), variance.data<float>(),
+                                                          static_cast<float>(momentum),
+                                                          running_mean_buffer.data<float>(),
+                                                          running_variance_buffer.data<float>());
+      });
 
   const Tensor saved_input = input.detach(), saved_gamma = ops_detail::detach_or_undefined(gamma);
   return record_operation(
@@ -71,16 +86,27 @@ Tensor batch_norm(const Tensor& input_, const Tensor& gamma_, const Tensor& beta
         const Tensor grad_output = grad_output_.contiguous();
         const DType dtype = grad_output.dtype();
         Tensor grad_input, grad_gamma, grad_beta;
-        if (needs[0]) grad_input = Tensor::empty(saved_input.shape(), dtype);
-        if (needs[1]) grad_gamma = Tensor::empty({s.channels}, dtype);
-        if (needs[2]) grad_beta = Tensor::empty({s.channels}, dtype);
-        dispatch_floating(dtype, "batch_norm backward", [&]<class T>() {
-          kernels::cpu::batch_norm_backward<T>(
-              s, grad_output.data<T>(), saved_input.data<T>(), mean.data<T>(), variance.data<T>(),
-              static_cast<T>(eps), ops_detail::data_or_null<T>(saved_gamma), use_batch_statistics,
-              ops_detail::mutable_data_or_null<T>(grad_input), ops_detail::mutable_data_or_null<T>(grad_gamma),
-              ops_detail::mutable_data_or_null<T>(grad_beta));
-        });
+        const Device device = grad_output.device();
+        if (needs[0]) grad_input = Tensor::empty(saved_input.shape(), dtype, device);
+        if (needs[1]) grad_gamma = Tensor::empty({s.channels}, dtype, device);
+        if (needs[2]) grad_beta = Tensor::empty({s.channels}, dtype, device);
+        ops_detail::dispatch(
+            grad_output, "batch_norm backward",
+            [&]<class T>() {
+              kernels::cpu::batch_norm_backward<T>(
+                  s, grad_output.data<T>(), saved_input.data<T>(), mean.data<T>(), variance.data<T>(),
+                  static_cast<T>(eps), ops_detail::data_or_null<T>(saved_gamma), use_batch_statistics,
+                  ops_detail::mutable_data_or_null<T>(grad_input), ops_detail::mutable_data_or_null<T>(grad_gamma),
+                  ops_detail::mutable_data_or_null<T>(grad_beta));
+            },
+            [&] {
+              kernels::cuda::batch_norm_backward<float>(
+                  s, grad_output.data<float>(), saved_input.data<float>(), mean.data<float>(), variance.data<float>(),
+                  static_cast<float>(eps), ops_detail::data_or_null<float>(saved_gamma), use_batch_statistics,
+                  ops_detail::mutable_data_or_null<float>(grad_input),
+                  ops_detail::mutable_data_or_null<float>(grad_gamma),
+                  ops_detail::mutable_data_or_null<float>(grad_beta));
+            });
         return std::vector<Tensor>{grad_input, grad_gamma, grad_beta};
       });
 }

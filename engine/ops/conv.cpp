@@ -1,10 +1,26 @@
 // conv2d: NHWC input, [out, kh, kw, in/groups] weight, optional bias; padding explicit or SAME (resolved per call).
+// CPU tensors run kernels/cpu; CUDA tensors (f32) run pneuma's CUDA kernels or, with the `cudnn` convolution
+// implementation selected, the cuDNN baseline. Also home of that process-wide implementation switch.
+#include <atomic>
+#include <cstdlib>
+
 #include "engine/ops.h"
 #include "engine/ops/op_support.h"
+#include "kernels/baseline/cudnn_conv2d.h"
 #include "kernels/conv2d.h"
 
 namespace pneuma {
 namespace {
+
+std::atomic<ConvImplementation>& current_implementation() {
+  static std::atomic<ConvImplementation> implementation{[] {
+    const char* value = std::getenv("PNEUMA_CONV_IMPL");
+    return value == nullptr || value[0] == '\0' ? ConvImplementation::native : conv_implementation_from_name(value);
+  }()};
+  return implementation;
+}
+
+bool use_cudnn() { return conv_implementation() == ConvImplementation::cudnn; }
 
 kernels::Conv2dShape conv2d_shape(const Tensor& input, const Tensor& weight, const Conv2dOptions& options) {
   const char* op = "conv2d";
@@ -79,10 +95,19 @@ Tensor conv2d(const Tensor& input_, const Tensor& weight_, const Tensor& bias_, 
   const Tensor input = input_.contiguous(), weight = weight_.contiguous();
   const Tensor bias = ops_detail::contiguous_or_undefined(bias_);
   Tensor output = Tensor::empty({s.batch, s.out_height, s.out_width, s.out_channels}, dtype, input.device());
-  dispatch_floating(dtype, "conv2d", [&]<class T>() {
-    kernels::cpu::conv2d_forward<T>(s, input.data<T>(), weight.data<T>(), ops_detail::data_or_null<T>(bias),
-                                    output.data<T>());
-  });
+  ops_detail::dispatch(
+      input, "conv2d",
+      [&]<class T>() {
+        kernels::cpu::conv2d_forward<T>(s, input.data<T>(), weight.data<T>(), ops_detail::data_or_null<T>(bias),
+                                        output.data<T>());
+      },
+      [&] {
+        const float* b = ops_detail::data_or_null<float>(bias);
+        if (use_cudnn())
+          kernels::cudnn::conv2d_forward(s, input.data<float>(), weight.data<float>(), b, output.data<float>());
+        else
+          kernels::cuda::conv2d_forward(s, input.data<float>(), weight.data<float>(), b, output.data<float>());
+      });
 
   // Save only what the backward will read: the weight gradient needs the input, the input gradient the weight.
   const Tensor saved_input = weight_.requires_grad() ? input.detach() : Tensor();
@@ -93,18 +118,58 @@ Tensor conv2d(const Tensor& input_, const Tensor& weight_, const Tensor& bias_, 
       [s, saved_input, saved_weight, input_shape, weight_shape](const Tensor& grad_output_, const std::vector<bool>& needs) {
         const Tensor grad_output = grad_output_.contiguous();
         const DType dtype = grad_output.dtype();
+        const Device device = grad_output.device();
         Tensor grad_input, grad_weight, grad_bias;
-        if (needs[0]) grad_input = Tensor::empty(input_shape, dtype);
-        if (needs[1]) grad_weight = Tensor::empty(weight_shape, dtype);
-        if (needs[2]) grad_bias = Tensor::empty({s.out_channels}, dtype);
-        dispatch_floating(dtype, "conv2d backward", [&]<class T>() {
-          const T* dy = grad_output.data<T>();
-          if (needs[0]) kernels::cpu::conv2d_backward_input<T>(s, dy, saved_weight.data<T>(), grad_input.data<T>());
-          if (needs[1]) kernels::cpu::conv2d_backward_weight<T>(s, saved_input.data<T>(), dy, grad_weight.data<T>());
-          if (needs[2]) kernels::cpu::conv2d_backward_bias<T>(s, dy, grad_bias.data<T>());
-        });
+        if (needs[0]) grad_input = Tensor::empty(input_shape, dtype, device);
+        if (needs[1]) grad_weight = Tensor::empty(weight_shape, dtype, device);
+        if (needs[2]) grad_bias = Tensor::empty({s.out_channels}, dtype, device);
+        ops_detail::dispatch(
+            grad_output, "conv2d backward",
+            [&]<class T>() {
+              const T* dy = grad_output.data<T>();
+              if (needs[0])
+                kernels::cpu::conv2d_backward_input<T>(s, dy, saved_weight.data<T>(), grad_input.data<T>());
+              if (needs[1])
+                kernels::cpu::conv2d_backward_weight<T>(s, saved_input.data<T>(), dy, grad_weight.data<T>());
+              if (needs[2]) kernels::cpu::conv2d_backward_bias<T>(s, dy, grad_bias.data<T>());
+            },
+            [&] {
+              const float* dy = grad_output.data<float>();
+              const bool cudnn = use_cudnn();
+              if (needs[0]) {
+                if (cudnn)
+                  kernels::cudnn::conv2d_backward_input(s, dy, saved_weight.data<float>(), grad_input.data<float>());
+                else
+                  kernels::cuda::conv2d_backward_input(s, dy, saved_weight.data<float>(), grad_input.data<float>());
+              }
+              if (needs[1]) {
+                if (cudnn)
+                  kernels::cudnn::conv2d_backward_weight(s, saved_input.data<float>(), dy, grad_weight.data<float>());
+                else
+                  kernels::cuda::conv2d_backward_weight(s, saved_input.data<float>(), dy, grad_weight.data<float>());
+              }
+              if (needs[2]) {
+                if (cudnn)
+                  kernels::cudnn::conv2d_backward_bias(s, dy, grad_bias.data<float>());
+                else
+                  kernels::cuda::conv2d_backward_bias(s, dy, grad_bias.data<float>());
+              }
+            });
         return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
       });
+}
+
+void set_conv_implementation(ConvImplementation implementation) { current_implementation().store(implementation); }
+ConvImplementation conv_implementation() { return current_implementation().load(); }
+
+ConvImplementation conv_implementation_from_name(const std::string& name) {
+  if (name == "native") return ConvImplementation::native;
+  if (name == "cudnn") return ConvImplementation::cudnn;
+  PNEUMA_FAIL("unknown convolution implementation '%s' (expected native or cudnn)", name.c_str());
+}
+
+const char* conv_implementation_name(ConvImplementation implementation) {
+  return implementation == ConvImplementation::cudnn ? "cudnn" : "native";
 }
 
 }  // namespace pneuma

@@ -16,7 +16,7 @@ Tensor drop_everything(const char* op, const Tensor& input) {
   Tensor output = Tensor::zeros(input.shape(), input.dtype(), input.device());
   const Shape shape = input.shape();
   return record_operation(op, output, {input}, [shape](const Tensor& grad_output, const std::vector<bool>&) {
-    return std::vector<Tensor>{Tensor::zeros(shape, grad_output.dtype())};
+    return std::vector<Tensor>{Tensor::zeros(shape, grad_output.dtype(), grad_output.device())};
   });
 }
 
@@ -33,18 +33,31 @@ Tensor dropout(const Tensor& input_, double p, bool training, Generator& generat
   const uint64_t seed = generator.seed();
   const uint64_t offset = generator.reserve(static_cast<uint64_t>(count));
   Tensor output = Tensor::empty(input.shape(), dtype, input.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    kernels::cpu::dropout_forward<T>(count, static_cast<T>(p), seed, offset, input.data<T>(), output.data<T>());
-  });
+  ops_detail::dispatch(
+      input, op,
+      [&]<class T>() {
+        kernels::cpu::dropout_forward<T>(count, static_cast<T>(p), seed, offset, input.data<T>(), output.data<T>());
+      },
+      [&] {
+        kernels::cuda::dropout_forward<float>(count, static_cast<float>(p), seed, offset, input.data<float>(),
+                                              output.data<float>());
+      });
   const Shape shape = input.shape();
   return record_operation(op, output, {input_},
                           [shape, count, p, seed, offset](const Tensor& grad_output_, const std::vector<bool>&) {
                             const Tensor grad_output = grad_output_.contiguous();
-                            Tensor grad_input = Tensor::empty(shape, grad_output.dtype());
-                            dispatch_floating(grad_output.dtype(), "dropout backward", [&]<class T>() {
-                              kernels::cpu::dropout_backward<T>(count, static_cast<T>(p), seed, offset,
-                                                                grad_output.data<T>(), grad_input.data<T>());
-                            });
+                            Tensor grad_input = Tensor::empty(shape, grad_output.dtype(), grad_output.device());
+                            ops_detail::dispatch(
+                                grad_output, "dropout backward",
+                                [&]<class T>() {
+                                  kernels::cpu::dropout_backward<T>(count, static_cast<T>(p), seed, offset,
+                                                                    grad_output.data<T>(), grad_input.data<T>());
+                                },
+                                [&] {
+                                  kernels::cuda::dropout_backward<float>(count, static_cast<float>(p), seed, offset,
+                                                                         grad_output.data<float>(),
+                                                                         grad_input.data<float>());
+                                });
                             return std::vector<Tensor>{grad_input};
                           });
 }
@@ -62,19 +75,31 @@ Tensor drop_path(const Tensor& input_, double p, bool training, Generator& gener
   const uint64_t seed = generator.seed();
   const uint64_t offset = generator.reserve(static_cast<uint64_t>(batch));
   Tensor output = Tensor::empty(input.shape(), dtype, input.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    kernels::cpu::drop_path_forward<T>(batch, per_sample, static_cast<T>(p), seed, offset, input.data<T>(),
-                                       output.data<T>());
-  });
+  ops_detail::dispatch(
+      input, op,
+      [&]<class T>() {
+        kernels::cpu::drop_path_forward<T>(batch, per_sample, static_cast<T>(p), seed, offset, input.data<T>(),
+                                           output.data<T>());
+      },
+      [&] {
+        kernels::cuda::drop_path_forward<float>(batch, per_sample, static_cast<float>(p), seed, offset,
+                                                input.data<float>(), output.data<float>());
+      });
   const Shape shape = input.shape();
   return record_operation(
       op, output, {input_}, [shape, batch, per_sample, p, seed, offset](const Tensor& grad_output_, const std::vector<bool>&) {
         const Tensor grad_output = grad_output_.contiguous();
-        Tensor grad_input = Tensor::empty(shape, grad_output.dtype());
-        dispatch_floating(grad_output.dtype(), "drop_path backward", [&]<class T>() {
-          kernels::cpu::drop_path_backward<T>(batch, per_sample, static_cast<T>(p), seed, offset,
-                                              grad_output.data<T>(), grad_input.data<T>());
-        });
+        Tensor grad_input = Tensor::empty(shape, grad_output.dtype(), grad_output.device());
+        ops_detail::dispatch(
+            grad_output, "drop_path backward",
+            [&]<class T>() {
+              kernels::cpu::drop_path_backward<T>(batch, per_sample, static_cast<T>(p), seed, offset,
+                                                  grad_output.data<T>(), grad_input.data<T>());
+            },
+            [&] {
+              kernels::cuda::drop_path_backward<float>(batch, per_sample, static_cast<float>(p), seed, offset,
+                                                       grad_output.data<float>(), grad_input.data<float>());
+            });
         return std::vector<Tensor>{grad_input};
       });
 }

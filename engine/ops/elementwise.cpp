@@ -22,9 +22,9 @@ Tensor binary(kernels::Binary op, const Tensor& a_, const Tensor& b_) {
   const kernels::BroadcastShape s = ops_detail::broadcast_shapes(name, a_.shape(), b_.shape());
   const Tensor a = a_.contiguous(), b = b_.contiguous();
   Tensor output = Tensor::empty(ops_detail::broadcast_output_shape(s), dtype, a.device());
-  dispatch_floating(dtype, name, [&]<class T>() {
-    kernels::cpu::binary_forward<T>(op, s, a.data<T>(), b.data<T>(), output.data<T>());
-  });
+  ops_detail::dispatch(
+      a, name, [&]<class T>() { kernels::cpu::binary_forward<T>(op, s, a.data<T>(), b.data<T>(), output.data<T>()); },
+      [&] { kernels::cuda::binary_forward<float>(op, s, a.data<float>(), b.data<float>(), output.data<float>()); });
 
   // add and subtract have constant local gradients: nothing to save.
   const bool saves_operands = op == kernels::Binary::multiply || op == kernels::Binary::divide;
@@ -37,16 +37,34 @@ Tensor binary(kernels::Binary op, const Tensor& a_, const Tensor& b_) {
         const Tensor grad_output = grad_output_.contiguous();
         const DType dtype = grad_output.dtype();
         std::vector<Tensor> grads(2);
-        dispatch_floating(dtype, "binary backward", [&]<class T>() {
-          for (int which = 0; which < 2; ++which) {
-            if (!needs[which]) continue;
-            grads[which] = Tensor::empty(which == 0 ? a_shape : b_shape, dtype);
-            kernels::cpu::binary_backward<T>(op, s, which, ops_detail::data_or_null<T>(saved_a),
-                                             ops_detail::data_or_null<T>(saved_b), grad_output.data<T>(),
-                                             grads[which].template data<T>());
-          }
-        });
+        for (int which = 0; which < 2; ++which) {
+          if (!needs[which]) continue;
+          grads[which] = Tensor::empty(which == 0 ? a_shape : b_shape, dtype, grad_output.device());
+          ops_detail::dispatch(
+              grad_output, "binary backward",
+              [&]<class T>() {
+                kernels::cpu::binary_backward<T>(op, s, which, ops_detail::data_or_null<T>(saved_a),
+                                                 ops_detail::data_or_null<T>(saved_b), grad_output.data<T>(),
+                                                 grads[which].template data<T>());
+              },
+              [&] {
+                kernels::cuda::binary_backward<float>(op, s, which, ops_detail::data_or_null<float>(saved_a),
+                                                      ops_detail::data_or_null<float>(saved_b),
+                                                      grad_output.data<float>(), grads[which].data<float>());
+              });
+        }
         return grads;
+      });
+}
+
+// output = alpha · input (both contiguous, same shape, dtype and device).
+void scale_into(const char* op, const Tensor& input, double alpha, Tensor& output) {
+  ops_detail::dispatch(
+      input, op,
+      [&]<class T>() { kernels::cpu::scale<T>(input.numel(), static_cast<T>(alpha), input.data<T>(), output.data<T>()); },
+      [&] {
+        kernels::cuda::scale<float>(input.numel(), static_cast<float>(alpha), input.data<float>(),
+                                    output.data<float>());
       });
 }
 
@@ -62,16 +80,11 @@ Tensor scale(const Tensor& input_, double alpha) {
   const DType dtype = ops_detail::check_floating_operands(op, {{"input", input_}});
   const Tensor input = input_.contiguous();
   Tensor output = Tensor::empty(input.shape(), dtype, input.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    kernels::cpu::scale<T>(input.numel(), static_cast<T>(alpha), input.data<T>(), output.data<T>());
-  });
+  scale_into(op, input, alpha, output);
   return record_operation(op, output, {input_}, [alpha](const Tensor& grad_output_, const std::vector<bool>&) {
     const Tensor grad_output = grad_output_.contiguous();
-    Tensor grad_input = Tensor::empty(grad_output.shape(), grad_output.dtype());
-    dispatch_floating(grad_output.dtype(), "scale backward", [&]<class T>() {
-      kernels::cpu::scale<T>(grad_output.numel(), static_cast<T>(alpha), grad_output.data<T>(),
-                             grad_input.data<T>());
-    });
+    Tensor grad_input = Tensor::empty(grad_output.shape(), grad_output.dtype(), grad_output.device());
+    scale_into("scale backward", grad_output, alpha, grad_input);
     return std::vector<Tensor>{grad_input};
   });
 }

@@ -1,9 +1,15 @@
 // linear: input [..., in] · weight[out, in]ᵀ + bias[out] -> [..., out]; leading axes are flattened into rows.
+// CUDA tensors (f32) run pneuma's GEMM core, or cuBLAS when the `cudnn` implementation is selected
+// (set_conv_implementation, engine/ops.h).
 #include "engine/ops.h"
 #include "engine/ops/op_support.h"
+#include "kernels/baseline/cublas_linear.h"
 #include "kernels/linear.h"
 
 namespace pneuma {
+namespace {
+bool use_cublas() { return conv_implementation() == ConvImplementation::cudnn; }
+}  // namespace
 
 Tensor linear(const Tensor& input_, const Tensor& weight_, const Tensor& bias_) {
   const char* op = "linear";
@@ -25,10 +31,19 @@ Tensor linear(const Tensor& input_, const Tensor& weight_, const Tensor& bias_) 
   Shape output_shape = input.shape();
   output_shape.back() = s.out_features;
   Tensor output = Tensor::empty(output_shape, dtype, input.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    kernels::cpu::linear_forward<T>(s, input.data<T>(), weight.data<T>(), ops_detail::data_or_null<T>(bias),
-                                    output.data<T>());
-  });
+  ops_detail::dispatch(
+      input, op,
+      [&]<class T>() {
+        kernels::cpu::linear_forward<T>(s, input.data<T>(), weight.data<T>(), ops_detail::data_or_null<T>(bias),
+                                        output.data<T>());
+      },
+      [&] {
+        const float* b = ops_detail::data_or_null<float>(bias);
+        if (use_cublas())
+          kernels::cublas::linear_forward(s, input.data<float>(), weight.data<float>(), b, output.data<float>());
+        else
+          kernels::cuda::linear_forward(s, input.data<float>(), weight.data<float>(), b, output.data<float>());
+      });
 
   // Save only what the backward will read: the weight gradient needs the input, the input gradient the weight.
   const Tensor saved_input = weight_.requires_grad() ? input.detach() : Tensor();
@@ -40,16 +55,43 @@ Tensor linear(const Tensor& input_, const Tensor& weight_, const Tensor& bias_) 
                                                                 const std::vector<bool>& needs) {
         const Tensor grad_output = grad_output_.contiguous();
         const DType dtype = grad_output.dtype();
+        const Device device = grad_output.device();
         Tensor grad_input, grad_weight, grad_bias;
-        if (needs[0]) grad_input = Tensor::empty(input_shape, dtype);
-        if (needs[1]) grad_weight = Tensor::empty(weight_shape, dtype);
-        if (needs[2]) grad_bias = Tensor::empty({s.out_features}, dtype);
-        dispatch_floating(dtype, "linear backward", [&]<class T>() {
-          const T* dy = grad_output.data<T>();
-          if (needs[0]) kernels::cpu::linear_backward_input<T>(s, dy, saved_weight.data<T>(), grad_input.data<T>());
-          if (needs[1]) kernels::cpu::linear_backward_weight<T>(s, saved_input.data<T>(), dy, grad_weight.data<T>());
-          if (needs[2]) kernels::cpu::linear_backward_bias<T>(s, dy, grad_bias.data<T>());
-        });
+        if (needs[0]) grad_input = Tensor::empty(input_shape, dtype, device);
+        if (needs[1]) grad_weight = Tensor::empty(weight_shape, dtype, device);
+        if (needs[2]) grad_bias = Tensor::empty({s.out_features}, dtype, device);
+        ops_detail::dispatch(
+            grad_output, "linear backward",
+            [&]<class T>() {
+              const T* dy = grad_output.data<T>();
+              if (needs[0])
+                kernels::cpu::linear_backward_input<T>(s, dy, saved_weight.data<T>(), grad_input.data<T>());
+              if (needs[1])
+                kernels::cpu::linear_backward_weight<T>(s, saved_input.data<T>(), dy, grad_weight.data<T>());
+              if (needs[2]) kernels::cpu::linear_backward_bias<T>(s, dy, grad_bias.data<T>());
+            },
+            [&] {
+              const float* dy = grad_output.data<float>();
+              const bool cublas = use_cublas();
+              if (needs[0]) {
+                if (cublas)
+                  kernels::cublas::linear_backward_input(s, dy, saved_weight.data<float>(), grad_input.data<float>());
+                else
+                  kernels::cuda::linear_backward_input(s, dy, saved_weight.data<float>(), grad_input.data<float>());
+              }
+              if (needs[1]) {
+                if (cublas)
+                  kernels::cublas::linear_backward_weight(s, saved_input.data<float>(), dy, grad_weight.data<float>());
+                else
+                  kernels::cuda::linear_backward_weight(s, saved_input.data<float>(), dy, grad_weight.data<float>());
+              }
+              if (needs[2]) {
+                if (cublas)
+                  kernels::cublas::linear_backward_bias(s, dy, grad_bias.data<float>());
+                else
+                  kernels::cuda::linear_backward_bias(s, dy, grad_bias.data<float>());
+              }
+            });
         return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
       });
 }

@@ -3,12 +3,22 @@
 #include <algorithm>
 
 #include "kernels/conv2d.h"
+#if PNEUMA_WITH_CUDA
+#include "kernels/cuda/device_memory.h"
+#endif
 
 namespace pneuma::ops_detail {
 
-void require_cpu_kernel(const char* operation, const Tensor& tensor) {
-  PNEUMA_CHECK(!tensor.device().is_cuda(), "%s: no CUDA kernel in this build yet (got %s)", operation,
-               tensor.describe().c_str());
+void require_kernel(const char* operation, const Tensor& tensor) {
+  if (!tensor.device().is_cuda()) return;
+  PNEUMA_CHECK(kCudaBuilt, "%s: no CUDA kernel in this build yet: it was configured without CUDA (got %s)",
+               operation, tensor.describe().c_str());
+  PNEUMA_CHECK(tensor.dtype() == DType::f32 || !is_floating(tensor.dtype()),
+               "%s: no CUDA kernel in this build yet for %s tensors; the CUDA kernels take f32 (got %s)", operation,
+               dtype_name(tensor.dtype()), tensor.describe().c_str());
+#if PNEUMA_WITH_CUDA
+  kernels::cuda::set_device(tensor.device().index);
+#endif
 }
 
 DType check_floating_operands(const char* operation, std::initializer_list<NamedTensor> required,
@@ -20,7 +30,7 @@ DType check_floating_operands(const char* operation, std::initializer_list<Named
                  operation, operand.name, t.describe().c_str());
     if (first == nullptr) {
       first = &operand;
-      require_cpu_kernel(operation, t);
+      require_kernel(operation, t);
       return;
     }
     PNEUMA_CHECK(t.dtype() == first->tensor.dtype(), "%s: %s is %s but %s is %s (dtypes must match)", operation,

@@ -1,6 +1,6 @@
 // Private helpers shared by the op implementations in engine/ops/: input validation with messages that name the
-// op, the one place that refuses CUDA tensors until the CUDA kernels exist, padding resolution, broadcasting, and
-// small conveniences for handing optional tensors to raw-pointer kernels.
+// op, device dispatch (the CPU kernels for f32/f64, the CUDA kernels for f32 on a GPU), padding resolution,
+// broadcasting, and small conveniences for handing optional tensors to raw-pointer kernels.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -12,15 +12,32 @@
 
 namespace pneuma::ops_detail {
 
+#if PNEUMA_WITH_CUDA
+inline constexpr bool kCudaBuilt = true;
+#else
+inline constexpr bool kCudaBuilt = false;
+#endif
+
 // A tensor with the name it has in the op's signature, so messages can say "conv2d: weight f64[3] ...".
 struct NamedTensor {
   const char* name;
   const Tensor& tensor;
 };
 
-// Fails when `tensor` lives on a CUDA device: the op has only a CPU kernel in this build. The single place to change
-// when the CUDA kernels land.
-void require_cpu_kernel(const char* operation, const Tensor& tensor);
+// Fails unless a kernel of this build can run on `tensor`: any CPU tensor; a CUDA tensor only in a CUDA build and
+// only as f32 (the CUDA kernels' type). For a CUDA tensor it also makes the tensor's GPU the current one.
+void require_kernel(const char* operation, const Tensor& tensor);
+
+// Runs the op's kernels for the device of `reference` (already checked by require_kernel): `cuda()` for a CUDA
+// tensor, else `cpu.template operator()<T>()` with T = float or double. In a build without CUDA the CUDA branch is
+// never instantiated, so `cuda` may name kernels::cuda functions that are not linked there.
+template <class CpuBody, class CudaBody>
+decltype(auto) dispatch(const Tensor& reference, const char* operation, CpuBody&& cpu, CudaBody&& cuda) {
+  if constexpr (kCudaBuilt) {
+    if (reference.device().is_cuda()) return cuda();
+  }
+  return dispatch_floating(reference.dtype(), operation, cpu);
+}
 
 // Checks that every defined tensor in `operands` is floating point (f32 or f64), that they share one dtype and one
 // device, and that the op can run there. Undefined tensors (optional operands) are skipped; `required` ones must be
@@ -63,7 +80,8 @@ inline Tensor contiguous_or_undefined(const Tensor& tensor) {
 // detach() that keeps undefined tensors undefined.
 inline Tensor detach_or_undefined(const Tensor& tensor) { return tensor.defined() ? tensor.detach() : Tensor(); }
 
-// The value of a single-element gradient (the loss and reduction backward passes take it as a scalar).
+// The value of a single-element gradient (the loss and reduction backward passes take it as a scalar). CPU
+// tensors only: on CUDA the kernels read the scalar on the device instead of waiting for it here.
 inline double scalar_gradient(const Tensor& grad_output) { return grad_output.item(); }
 
 // Normalises a possibly negative axis against `rank`, failing with the op's name when out of range.

@@ -60,20 +60,29 @@ Tensor max_pool2d(const Tensor& input_, const Pool2dOptions& options) {
   const Shape output_shape = {s.batch, s.out_height, s.out_width, s.channels};
   Tensor output = Tensor::empty(output_shape, dtype, input.device());
   // The winners are only needed when a backward pass may run.
-  Tensor argmax = grad_enabled() && input_.requires_grad() ? Tensor::empty(output_shape, DType::i32) : Tensor();
-  dispatch_floating(dtype, op, [&]<class T>() {
-    kernels::cpu::max_pool2d_forward<T>(s, input.data<T>(), output.data<T>(),
-                                        argmax.defined() ? argmax.data<int32_t>() : nullptr);
-  });
+  Tensor argmax = grad_enabled() && input_.requires_grad() ? Tensor::empty(output_shape, DType::i32, input.device())
+                                                           : Tensor();
+  int32_t* winners = argmax.defined() ? argmax.data<int32_t>() : nullptr;
+  ops_detail::dispatch(
+      input, op,
+      [&]<class T>() { kernels::cpu::max_pool2d_forward<T>(s, input.data<T>(), output.data<T>(), winners); },
+      [&] { kernels::cuda::max_pool2d_forward<float>(s, input.data<float>(), output.data<float>(), winners); });
   const Shape input_shape = input.shape();
   return record_operation(op, output, {input_},
                           [s, argmax, input_shape](const Tensor& grad_output_, const std::vector<bool>&) {
                             const Tensor grad_output = grad_output_.contiguous();
-                            Tensor grad_input = Tensor::empty(input_shape, grad_output.dtype());
-                            dispatch_floating(grad_output.dtype(), "max_pool2d backward", [&]<class T>() {
-                              kernels::cpu::max_pool2d_backward<T>(s, nullptr, argmax.data<int32_t>(),
-                                                                   grad_output.data<T>(), grad_input.data<T>());
-                            });
+                            Tensor grad_input = Tensor::empty(input_shape, grad_output.dtype(), grad_output.device());
+                            ops_detail::dispatch(
+                                grad_output, "max_pool2d backward",
+                                [&]<class T>() {
+                                  kernels::cpu::max_pool2d_backward<T>(s, nullptr, argmax.data<int32_t>(),
+                                                                       grad_output.data<T>(), grad_input.data<T>());
+                                },
+                                [&] {
+                                  kernels::cuda::max_pool2d_backward<float>(s, nullptr, argmax.data<int32_t>(),
+                                                                            grad_output.data<float>(),
+                                                                            grad_input.data<float>());
+                                });
                             return std::vector<Tensor>{grad_input};
                           });
 }
@@ -84,16 +93,17 @@ Tensor avg_pool2d(const Tensor& input_, const Pool2dOptions& options) {
   const kernels::Pool2dShape s = pool2d_shape(op, input_, options);
   const Tensor input = input_.contiguous();
   Tensor output = Tensor::empty({s.batch, s.out_height, s.out_width, s.channels}, dtype, input.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    kernels::cpu::avg_pool2d_forward<T>(s, input.data<T>(), output.data<T>());
-  });
+  ops_detail::dispatch(
+      input, op, [&]<class T>() { kernels::cpu::avg_pool2d_forward<T>(s, input.data<T>(), output.data<T>()); },
+      [&] { kernels::cuda::avg_pool2d_forward<float>(s, input.data<float>(), output.data<float>()); });
   const Shape input_shape = input.shape();
   return record_operation(op, output, {input_}, [s, input_shape](const Tensor& grad_output_, const std::vector<bool>&) {
     const Tensor grad_output = grad_output_.contiguous();
-    Tensor grad_input = Tensor::empty(input_shape, grad_output.dtype());
-    dispatch_floating(grad_output.dtype(), "avg_pool2d backward", [&]<class T>() {
-      kernels::cpu::avg_pool2d_backward<T>(s, grad_output.data<T>(), grad_input.data<T>());
-    });
+    Tensor grad_input = Tensor::empty(input_shape, grad_output.dtype(), grad_output.device());
+    ops_detail::dispatch(
+        grad_output, "avg_pool2d backward",
+        [&]<class T>() { kernels::cpu::avg_pool2d_backward<T>(s, grad_output.data<T>(), grad_input.data<T>()); },
+        [&] { kernels::cuda::avg_pool2d_backward<float>(s, grad_output.data<float>(), grad_input.data<float>()); });
     return std::vector<Tensor>{grad_input};
   });
 }

@@ -11,7 +11,7 @@ Tensor reshape(const Tensor& input_, const Shape& shape) {
   PNEUMA_CHECK(input_.defined(), "reshape: input is undefined");
   // A view when the input is contiguous (any device: no kernel runs), else a packed copy, which needs a kernel.
   // Tensor::view resolves -1 and checks the size.
-  if (!input_.is_contiguous()) ops_detail::require_cpu_kernel(op, input_);
+  if (!input_.is_contiguous()) ops_detail::require_kernel(op, input_);
   Tensor output = input_.contiguous().view(shape);
   const Shape input_shape = input_.shape();
   return record_operation(op, output, {input_}, [input_shape](const Tensor& grad_output, const std::vector<bool>&) {
@@ -68,27 +68,39 @@ Tensor concat(const std::vector<Tensor>& inputs_, int axis_) {
   }
 
   Tensor output = Tensor::empty(output_shape, dtype, first.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    for (size_t i = 0; i < inputs_.size(); ++i) {
-      const Tensor input = inputs_[i].contiguous();
-      kernels::cpu::copy_rows<T>(outer, widths[i], input.data<T>(), widths[i], output.data<T>() + column_offsets[i],
-                                 output_width);
-    }
-  });
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    const Tensor input = inputs_[i].contiguous();
+    ops_detail::dispatch(
+        input, op,
+        [&]<class T>() {
+          kernels::cpu::copy_rows<T>(outer, widths[i], input.data<T>(), widths[i],
+                                     output.data<T>() + column_offsets[i], output_width);
+        },
+        [&] {
+          kernels::cuda::copy_rows(outer, widths[i], sizeof(float), input.data<float>(), widths[i],
+                                   output.data<float>() + column_offsets[i], output_width);
+        });
+  }
   return record_operation(
       op, output, inputs_,
       [outer, output_width, widths, column_offsets, input_shapes](const Tensor& grad_output_,
                                                                   const std::vector<bool>& needs) {
         const Tensor grad_output = grad_output_.contiguous();
         std::vector<Tensor> grads(input_shapes.size());
-        dispatch_floating(grad_output.dtype(), "concat backward", [&]<class T>() {
-          for (size_t i = 0; i < grads.size(); ++i) {
-            if (!needs[i]) continue;
-            grads[i] = Tensor::empty(input_shapes[i], grad_output.dtype());
-            kernels::cpu::copy_rows<T>(outer, widths[i], grad_output.data<T>() + column_offsets[i], output_width,
-                                       grads[i].template data<T>(), widths[i]);
-          }
-        });
+        for (size_t i = 0; i < grads.size(); ++i) {
+          if (!needs[i]) continue;
+          grads[i] = Tensor::empty(input_shapes[i], grad_output.dtype(), grad_output.device());
+          ops_detail::dispatch(
+              grad_output, "concat backward",
+              [&]<class T>() {
+                kernels::cpu::copy_rows<T>(outer, widths[i], grad_output.data<T>() + column_offsets[i], output_width,
+                                           grads[i].template data<T>(), widths[i]);
+              },
+              [&] {
+                kernels::cuda::copy_rows(outer, widths[i], sizeof(float), grad_output.data<float>() + column_offsets[i],
+                                         output_width, grads[i].data<float>(), widths[i]);
+              });
+        }
         return grads;
       });
 }

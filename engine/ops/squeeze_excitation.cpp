@@ -14,18 +14,31 @@ Tensor global_avg_pool(const Tensor& input_) {
   PNEUMA_CHECK(pixels > 0, "global_avg_pool: input %s has no pixels", input_.describe().c_str());
   const Tensor input = input_.contiguous();
   Tensor output = Tensor::empty({batch, channels}, dtype, input.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    kernels::cpu::global_avg_pool_forward<T>(batch, pixels, channels, input.data<T>(), output.data<T>());
-  });
+  ops_detail::dispatch(
+      input, op,
+      [&]<class T>() {
+        kernels::cpu::global_avg_pool_forward<T>(batch, pixels, channels, input.data<T>(), output.data<T>());
+      },
+      [&] {
+        kernels::cuda::global_avg_pool_forward<float>(batch, pixels, channels, input.data<float>(),
+                                                      output.data<float>());
+      });
   const Shape input_shape = input.shape();
   return record_operation(op, output, {input_},
                           [input_shape, batch, pixels, channels](const Tensor& grad_output_, const std::vector<bool>&) {
                             const Tensor grad_output = grad_output_.contiguous();
-                            Tensor grad_input = Tensor::empty(input_shape, grad_output.dtype());
-                            dispatch_floating(grad_output.dtype(), "global_avg_pool backward", [&]<class T>() {
-                              kernels::cpu::global_avg_pool_backward<T>(batch, pixels, channels,
-                                                                        grad_output.data<T>(), grad_input.data<T>());
-                            });
+                            Tensor grad_input = Tensor::empty(input_shape, grad_output.dtype(), grad_output.device());
+                            ops_detail::dispatch(
+                                grad_output, "global_avg_pool backward",
+                                [&]<class T>() {
+                                  kernels::cpu::global_avg_pool_backward<T>(batch, pixels, channels,
+                                                                            grad_output.data<T>(), grad_input.data<T>());
+                                },
+                                [&] {
+                                  kernels::cuda::global_avg_pool_backward<float>(batch, pixels, channels,
+                                                                                 grad_output.data<float>(),
+                                                                                 grad_input.data<float>());
+                                });
                             return std::vector<Tensor>{grad_input};
                           });
 }
@@ -42,10 +55,16 @@ Tensor channel_scale(const Tensor& input_, const Tensor& scale_) {
                input_.describe().c_str());
   const Tensor input = input_.contiguous(), scale = scale_.contiguous();
   Tensor output = Tensor::empty(input.shape(), dtype, input.device());
-  dispatch_floating(dtype, op, [&]<class T>() {
-    kernels::cpu::channel_scale_forward<T>(batch, pixels, channels, input.data<T>(), scale.data<T>(),
-                                           output.data<T>());
-  });
+  ops_detail::dispatch(
+      input, op,
+      [&]<class T>() {
+        kernels::cpu::channel_scale_forward<T>(batch, pixels, channels, input.data<T>(), scale.data<T>(),
+                                               output.data<T>());
+      },
+      [&] {
+        kernels::cuda::channel_scale_forward<float>(batch, pixels, channels, input.data<float>(), scale.data<float>(),
+                                                    output.data<float>());
+      });
   const Tensor saved_input = input.detach(), saved_scale = scale.detach();
   return record_operation(
       op, output, {input_, scale_},
@@ -53,14 +72,22 @@ Tensor channel_scale(const Tensor& input_, const Tensor& scale_) {
         const Tensor grad_output = grad_output_.contiguous();
         const DType dtype = grad_output.dtype();
         Tensor grad_input, grad_scale;
-        if (needs[0]) grad_input = Tensor::empty(saved_input.shape(), dtype);
-        if (needs[1]) grad_scale = Tensor::empty(saved_scale.shape(), dtype);
-        dispatch_floating(dtype, "channel_scale backward", [&]<class T>() {
-          kernels::cpu::channel_scale_backward<T>(batch, pixels, channels, saved_input.data<T>(),
-                                                  saved_scale.data<T>(), grad_output.data<T>(),
-                                                  ops_detail::mutable_data_or_null<T>(grad_input),
-                                                  ops_detail::mutable_data_or_null<T>(grad_scale));
-        });
+        if (needs[0]) grad_input = Tensor::empty(saved_input.shape(), dtype, grad_output.device());
+        if (needs[1]) grad_scale = Tensor::empty(saved_scale.shape(), dtype, grad_output.device());
+        ops_detail::dispatch(
+            grad_output, "channel_scale backward",
+            [&]<class T>() {
+              kernels::cpu::channel_scale_backward<T>(batch, pixels, channels, saved_input.data<T>(),
+                                                      saved_scale.data<T>(), grad_output.data<T>(),
+                                                      ops_detail::mutable_data_or_null<T>(grad_input),
+                                                      ops_detail::mutable_data_or_null<T>(grad_scale));
+            },
+            [&] {
+              kernels::cuda::channel_scale_backward<float>(batch, pixels, channels, saved_input.data<float>(),
+                                                           saved_scale.data<float>(), grad_output.data<float>(),
+                                                           ops_detail::mutable_data_or_null<float>(grad_input),
+                                                           ops_detail::mutable_data_or_null<float>(grad_scale));
+            });
         return std::vector<Tensor>{grad_input, grad_scale};
       });
 }

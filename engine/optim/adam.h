@@ -3,6 +3,7 @@
 // bias correction uses each parameter's own step count.
 #pragma once
 #include "engine/optim/optimizer.h"
+#include "kernels/optim.h"
 
 namespace pneuma::optim {
 
@@ -24,9 +25,13 @@ class Adam : public Optimizer {
   Adam(std::vector<ParameterGroup> groups, const AdamOptions& options, bool decoupled_weight_decay);
   void update(Tensor& parameter, const Tensor& grad, double learning_rate, double weight_decay, int64_t step,
               std::map<std::string, Tensor>& buffers) override;
+  void update_on_cuda(std::vector<ParameterUpdate>& updates) override;
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }
 
  private:
+  kernels::AdamHyper hyper(double learning_rate, double weight_decay, int64_t step) const;
+  static void create_buffers(const Tensor& parameter, std::map<std::string, Tensor>& buffers);  // zeros, once
+
   AdamOptions options_;
   bool decoupled_weight_decay_;
 };

@@ -44,21 +44,37 @@ void Optimizer::set_learning_rate(double learning_rate) {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  std::vector<ParameterUpdate> cuda_updates;
   for (Entry& entry : entries_) {
     const Tensor& grad = entry.parameter.grad();
     if (!grad.defined()) continue;
-    PNEUMA_CHECK(entry.parameter.device().is_cpu(),
-                 "%s: parameter '%s' is on %s, but the optimizer kernels exist only for the CPU so far",
-                 type_name().c_str(), entry.name.c_str(), entry.parameter.device().name().c_str());
     PNEUMA_CHECK(grad.shape() == entry.parameter.shape() && grad.dtype() == entry.parameter.dtype() &&
                      grad.device() == entry.parameter.device(),
                  "%s: gradient %s does not match parameter '%s' %s", type_name().c_str(), grad.describe().c_str(),
                  entry.name.c_str(), entry.parameter.describe().c_str());
     const ParameterGroup& group = groups_[entry.group];
+    ParameterUpdate update;
+    update.parameter = entry.parameter;
+    update.grad = grad.contiguous();
+    update.learning_rate = learning_rate_ * group.lr_multiplier;
+    update.weight_decay = group.weight_decay.value_or(default_weight_decay_);
+    update.step = entry.step + 1;
+    update.buffers = &entry.buffers;
+    if (entry.parameter.device().is_cuda()) {
+      PNEUMA_CHECK(entry.parameter.dtype() == DType::f32, "%s: parameter '%s' is %s; the CUDA updates take f32",
+                   type_name().c_str(), entry.name.c_str(), entry.parameter.describe().c_str());
+      PNEUMA_CHECK(cuda_updates.empty() || cuda_updates.front().parameter.device() == entry.parameter.device(),
+                   "%s: parameter '%s' is on %s but others are on %s; one optimizer updates one GPU",
+                   type_name().c_str(), entry.name.c_str(), entry.parameter.device().name().c_str(),
+                   cuda_updates.front().parameter.device().name().c_str());
+      cuda_updates.push_back(std::move(update));
+    } else {
+      this->update(update.parameter, update.grad, update.learning_rate, update.weight_decay, update.step,
+                   entry.buffers);
+    }
     entry.step += 1;
-    update(entry.parameter, grad.contiguous(), learning_rate_ * group.lr_multiplier,
-           group.weight_decay.value_or(default_weight_decay_), entry.step, entry.buffers);
   }
+  if (!cuda_updates.empty()) update_on_cuda(cuda_updates);
   ++step_count_;
 }
 

@@ -1,7 +1,8 @@
 // Optimizer: the base of Sgd, Adam, AdamW and Rmsprop. It owns a flat list of parameters gathered from parameter
 // groups (each group with its own weight decay and learning-rate multiplier) and, per parameter, a step count and
 // named state buffers (momentum, moments, ...). step() updates every parameter whose gradient is defined — the
-// others are skipped, as in PyTorch, and their step count does not advance.
+// others are skipped, as in PyTorch, and their step count does not advance. CPU parameters are updated one tensor
+// at a time; CUDA parameters (f32, all on one GPU) are collected and updated together by multi-tensor kernels.
 //
 // State export/import (for checkpoints) is a set of named tensors and scalars:
 //   tensors "<index>.<parameter name>.<buffer>"  e.g. "12.features.3.conv.0.weight.exp_avg"
@@ -22,6 +23,15 @@ struct ParameterGroup {
   std::vector<std::string> names;      // empty, or one per parameter (used in state keys and messages)
   std::optional<double> weight_decay;  // unset: the optimizer's default weight decay
   double lr_multiplier = 1.0;          // the group's learning rate is learning_rate() · lr_multiplier
+};
+
+// One parameter's share of a step, as handed to the multi-tensor CUDA update.
+struct ParameterUpdate {
+  Tensor parameter;  // updated in place
+  Tensor grad;       // contiguous; same shape, dtype and device
+  double learning_rate = 0, weight_decay = 0;
+  int64_t step = 0;  // 1-based update count including this one
+  std::map<std::string, Tensor>* buffers = nullptr;  // this parameter's state, empty before its first update
 };
 
 struct OptimizerState {
@@ -61,6 +71,8 @@ class Optimizer {
   // parameter's state, empty before its first update; `step` is its 1-based update count including this one.
   virtual void update(Tensor& parameter, const Tensor& grad, double learning_rate, double weight_decay,
                       int64_t step, std::map<std::string, Tensor>& buffers) = 0;
+  // The same for every CUDA parameter of this step at once (one device, f32), in few kernel launches.
+  virtual void update_on_cuda(std::vector<ParameterUpdate>& updates) = 0;
   // The buffer names update() may create (import rejects others).
   virtual std::vector<std::string> buffer_names() const = 0;
 

@@ -4,6 +4,7 @@
 // square average at 1; Keras 2 and PyTorch start at 0). keras_defaults() gives Keras' RMSprop defaults.
 #pragma once
 #include "engine/optim/optimizer.h"
+#include "kernels/optim.h"
 
 namespace pneuma::optim {
 
@@ -38,9 +39,17 @@ class Rmsprop : public Optimizer {
  protected:
   void update(Tensor& parameter, const Tensor& grad, double learning_rate, double weight_decay, int64_t step,
               std::map<std::string, Tensor>& buffers) override;
+  void update_on_cuda(std::vector<ParameterUpdate>& updates) override;
   std::vector<std::string> buffer_names() const override { return {"square_avg", "momentum_buffer", "grad_avg"}; }
 
  private:
+  // A parameter's state, created on its first step; momentum_buffer / grad_avg undefined when not used.
+  struct Buffers {
+    Tensor square_avg, momentum_buffer, grad_avg;
+  };
+  Buffers buffers_for(const Tensor& parameter, std::map<std::string, Tensor>& buffers) const;
+  kernels::RmspropHyper hyper(double learning_rate, double weight_decay) const;
+
   RmspropOptions options_;
 };
 

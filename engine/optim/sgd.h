@@ -2,6 +2,7 @@
 // Buffer: "momentum_buffer" (only with momentum), initialised to the first gradient.
 #pragma once
 #include "engine/optim/optimizer.h"
+#include "kernels/optim.h"
 
 namespace pneuma::optim {
 
@@ -23,9 +24,15 @@ class Sgd : public Optimizer {
  protected:
   void update(Tensor& parameter, const Tensor& grad, double learning_rate, double weight_decay, int64_t step,
               std::map<std::string, Tensor>& buffers) override;
+  void update_on_cuda(std::vector<ParameterUpdate>& updates) override;
   std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
 
  private:
+  kernels::SgdHyper hyper(double learning_rate, double weight_decay) const;
+  // The parameter's momentum buffer (zeros, created on its first step, which `first_step` reports), or undefined
+  // without momentum.
+  Tensor momentum_buffer(const Tensor& parameter, std::map<std::string, Tensor>& buffers, bool& first_step) const;
+
   SgdOptions options_;
 };
 

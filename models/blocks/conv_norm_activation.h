@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "engine/nn/nn.h"
+#include "models/sequence.h"
 
 namespace pneuma::models {
 
@@ -15,8 +16,8 @@ struct ConvNormActivationOptions {
   double batch_norm_eps = 1e-5, batch_norm_momentum = 0.1;
 };
 
-std::shared_ptr<nn::Sequential> conv_norm_activation(int64_t in_channels, int64_t out_channels,
-                                                     const ConvNormActivationOptions& options,
-                                                     Generator& generator = default_generator());
+std::shared_ptr<Sequence> conv_norm_activation(int64_t in_channels, int64_t out_channels,
+                                               const ConvNormActivationOptions& options,
+                                               Generator& generator = default_generator());
 
 }  // namespace pneuma::models
