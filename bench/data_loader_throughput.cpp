@@ -1,5 +1,5 @@
 // Data loader throughput (images/s) on the Kermany chest X-ray training split (5216 JPEGs, 224×224 on disk):
-// output 224×224 and 64×64, 2 worker threads, batch 32, decoding every image vs reading the image cache, without
+// output 64, 128 and 224 px, 1 or 2 worker threads (1 = the rate per core), batch 32, decoding every image vs reading the image cache, without
 // and with the usual training augmentation (rotation, zoom, shift, flip, brightness). The cache is built before
 // timing (its build time is reported as the counter cache_build_s, 0 when an up-to-date cache was found).
 // Data: $PNEUMA_KERMANY_CSV, else ../shared/data/kermany_cxr224/labels.csv beside the source tree. Cache files
@@ -30,13 +30,14 @@ const Dataset& kermany() {
 void BM_DataLoader(benchmark::State& state) {
   const int size = static_cast<int>(state.range(0));
   const bool cached = state.range(1) != 0, augmented = state.range(2) != 0;
+  const int threads = static_cast<int>(state.range(3));
   const Dataset& dataset = kermany();
   std::vector<size_t> train;
   for (size_t i = 0; i < dataset.size(); ++i)
     if (dataset.samples[i].split == "train") train.push_back(i);
   LoaderOptions options;
   options.batch_size = 32;
-  options.threads = 2;
+  options.threads = threads;
   options.prefetch_batches = 4;
   options.preprocess = PreprocessOptions::imagenet(size);
   if (augmented) {
@@ -74,14 +75,15 @@ void BM_DataLoader(benchmark::State& state) {
   state.SetItemsProcessed(images);
   state.counters["images_per_s"] = benchmark::Counter(static_cast<double>(images), benchmark::Counter::kIsRate);
   state.counters["cache_build_s"] = cached ? build_seconds : 0.0;
-  state.SetLabel(std::to_string(size) + "px " + (cached ? "cache" : "decode") + (augmented ? " +augment" : ""));
+  state.SetLabel(std::to_string(size) + "px " + (cached ? "cache" : "decode") + (augmented ? " +augment" : "") + " " +
+                 std::to_string(threads) + " thread" + (threads > 1 ? "s" : ""));
 }
 
-// Args: output size, cache, augmentation. One iteration = one batch of 32.
+// Args: output size, cache, augmentation, threads. One iteration = one batch of 32.
 BENCHMARK(BM_DataLoader)
-    ->ArgsProduct({{224, 64}, {0, 1}, {0, 1}})
-    ->ArgNames({"size", "cache", "augment"})
-    ->Iterations(400)
+    ->ArgsProduct({{64, 128, 224}, {0, 1}, {0, 1}, {1, 2}})
+    ->ArgNames({"size", "cache", "augment", "threads"})
+    ->Iterations(100)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
