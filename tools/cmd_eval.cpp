@@ -1,6 +1,6 @@
-// `pneuma eval CKPT --data DATA [--split test] [--tta flip]`: evaluates a pneuma checkpoint on one split of a
-// dataset and writes metrics.json and report.html (metrics with bootstrap intervals, confusion matrix, ROC/PR
-// curves, Grad-CAM overlays), printing the per-class recall with its interval.
+// `pneuma eval CKPT --data DATA [--split test] [--tta flip] [--device cuda]`: evaluates a pneuma checkpoint on one
+// split of a dataset and writes metrics.json and report.html (metrics with bootstrap intervals, confusion matrix,
+// ROC/PR curves, Grad-CAM overlays), printing the per-class recall with its interval. The model runs on --device.
 //
 // The images are preprocessed exactly as the checkpoint's normalisation says. A checkpoint written by
 // `pneuma train` also carries the run's options, so the same splits are carved again (seed, fractions, grouping):
@@ -16,6 +16,7 @@
 #include "engine/train/loader_batch_source.h"
 #include "engine/train/output_directory.h"
 #include "engine/train/train_config.h"
+#include "engine/train/training_device.h"
 #include "kernels/error.h"
 #include "kernels/parallel.h"
 #include "tools/command.h"
@@ -28,7 +29,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 struct EvalOptions {
-  std::string checkpoint, data, split = "test", tta = "none", out, label_column, filter, image_root;
+  std::string checkpoint, data, split = "test", tta = "none", out, label_column, filter, image_root, device = "cpu";
   int64_t batch_size = 32, threads = 0, bootstrap = 1000, gradcam = 4;
   bool strict = false;
 };
@@ -61,6 +62,7 @@ train::TrainConfig evaluation_config(const weights_import::ModelCheckpoint& chec
 int run_eval(const EvalOptions& options) {
   PNEUMA_CHECK(options.tta == "none" || options.tta == "flip", "--tta must be none or flip, got '%s'",
                options.tta.c_str());
+  const Device device = train::training_device(options.device);
   if (options.threads > 0) kernels::set_max_threads(static_cast<int>(options.threads));
   const int threads = kernels::max_threads();
   const std::string out = options.out.empty()
@@ -69,6 +71,7 @@ int run_eval(const EvalOptions& options) {
   train::prepare_output_directory(out);
   weights_import::ModelCheckpoint checkpoint = weights_import::load_model_checkpoint(options.checkpoint);
   std::shared_ptr<models::ImageClassifier> model = checkpoint.model;
+  model->to(device);  // predictions and Grad-CAM run where the model is
 
   train::TrainConfig config = evaluation_config(checkpoint, options);
   data::Dataset dataset = train::load_dataset(config);
@@ -136,6 +139,7 @@ RegisterCommand registration("eval", "Evaluate a checkpoint on a dataset split: 
       ->check(CLI::Range(0, 1000000));
   app.add_option("--gradcam", options->gradcam, "images shown with a Grad-CAM overlay in the report")
       ->check(CLI::Range(0, 1000));
+  app.add_option("--device", options->device, "cpu | cuda | cuda:N (default cpu)");
   app.add_flag("--strict", options->strict, "an unreadable image is an error (default: skipped with a warning)");
   return [options] { return run_eval(*options); };
 });

@@ -11,6 +11,8 @@
 // --gradcam FILE.png writes a Grad-CAM heat map of the top class (or of --gradcam-class) over the image as the model
 // saw it; with several images the files are FILE-1.png, FILE-2.png, ... in the order given.
 //
+// --device cuda (or cuda:N) runs the model, Grad-CAM included, on the GPU; the images are preprocessed on the CPU.
+//
 // --labels replaces the checkpoint's class names: one per line; a file with one line more than there are classes
 // whose first line is "background" (TF-slim's 1001-line ImageNet labels) has that line skipped.
 #include <algorithm>
@@ -30,6 +32,7 @@
 #include "engine/explain/png.h"
 #include "engine/ops.h"
 #include "engine/train/predict.h"
+#include "engine/train/training_device.h"
 #include "kernels/error.h"
 #include "tools/command.h"
 #include "weights_import/model_checkpoint.h"
@@ -40,7 +43,7 @@ namespace {
 using namespace pneuma::weights_import;
 
 struct PredictOptions {
-  std::string checkpoint, labels, save_inputs, tta = "none", gradcam, gradcam_class;
+  std::string checkpoint, labels, save_inputs, tta = "none", gradcam, gradcam_class, device = "cpu";
   std::vector<std::string> images;
   int top = 5;
   int batch = 8;
@@ -72,11 +75,12 @@ std::vector<std::string> read_labels(const std::string& path, size_t classes) {
   return labels;
 }
 
-// Probabilities [N, K] of one batch: softmax over the logits, or for one logit sigmoid as [1 − p, p].
-Tensor class_probabilities(models::ImageClassifier& model, const Tensor& images) {
+// Probabilities [N, K] of one batch of host images, on the CPU: softmax over the logits, or for one logit sigmoid
+// as [1 − p, p]. The model runs on `device`.
+Tensor class_probabilities(models::ImageClassifier& model, const Tensor& images, Device device) {
   NoGradGuard no_grad;
-  const Tensor logits = model(images);
-  if (logits.dim(1) > 1) return softmax(logits);
+  const Tensor logits = model(images.to(device));
+  if (logits.dim(1) > 1) return softmax(logits).to(Device::cpu());
   const std::vector<float> p = sigmoid(logits).to_vector<float>();
   std::vector<float> pairs;
   for (float value : p) pairs.insert(pairs.end(), {1 - value, value});
@@ -84,10 +88,11 @@ Tensor class_probabilities(models::ImageClassifier& model, const Tensor& images)
 }
 
 // With --tta flip: the mean of the image's and its mirror's probabilities.
-Tensor predicted_probabilities(models::ImageClassifier& model, const Tensor& images, const std::string& tta) {
-  const Tensor plain = class_probabilities(model, images);
+Tensor predicted_probabilities(models::ImageClassifier& model, const Tensor& images, const std::string& tta,
+                               Device device) {
+  const Tensor plain = class_probabilities(model, images, device);
   if (tta == "none") return plain;
-  const Tensor mirrored = class_probabilities(model, train::flip_horizontally(images));
+  const Tensor mirrored = class_probabilities(model, train::flip_horizontally(images), device);
   NoGradGuard no_grad;
   return scale(add(plain, mirrored), 0.5);
 }
@@ -106,7 +111,7 @@ std::vector<RankedClass> rank(const float* probabilities, size_t classes, const 
 }
 
 std::vector<ImagePrediction> predict_images(ModelCheckpoint& checkpoint, const std::vector<std::string>& names,
-                                            const PredictOptions& o, std::vector<Tensor>& inputs) {
+                                            const PredictOptions& o, Device device, std::vector<Tensor>& inputs) {
   std::vector<ImagePrediction> predictions;
   for (size_t start = 0; start < o.images.size(); start += static_cast<size_t>(o.batch)) {
     const std::vector<std::string> batch(
@@ -115,7 +120,7 @@ std::vector<ImagePrediction> predict_images(ModelCheckpoint& checkpoint, const s
             static_cast<std::ptrdiff_t>(std::min(o.images.size(), start + static_cast<size_t>(o.batch))));
     const Tensor images = preprocess_images(batch, checkpoint.normalization);
     if (!o.save_inputs.empty()) inputs.push_back(images);
-    const Tensor probabilities = predicted_probabilities(*checkpoint.model, images, o.tta);
+    const Tensor probabilities = predicted_probabilities(*checkpoint.model, images, o.tta, device);
     const std::vector<float> values = probabilities.to_vector<float>();
     const size_t classes = static_cast<size_t>(probabilities.dim(1));
     for (size_t i = 0; i < batch.size(); ++i)
@@ -150,7 +155,7 @@ std::string numbered_path(const std::string& path, size_t number, size_t count) 
 }
 
 void write_grad_cams(ModelCheckpoint& checkpoint, const std::vector<std::string>& names, const PredictOptions& o,
-                     const std::vector<ImagePrediction>& predictions) {
+                     Device device, const std::vector<ImagePrediction>& predictions) {
   models::ImageClassifier& model = *checkpoint.model;
   const data::PreprocessOptions preprocess = checkpoint.normalization.preprocess_options();
   const int64_t logits = checkpoint.config.classes;
@@ -160,7 +165,7 @@ void write_grad_cams(ModelCheckpoint& checkpoint, const std::vector<std::string>
     const explain::GradCamResult cam =
         explain::grad_cam([&](const Tensor& x) { return model.features(x); },
                           [&](const Tensor& a) { return model.classify(a); },
-                          preprocess_image(p.image, checkpoint.normalization), explained);
+                          preprocess_image(p.image, checkpoint.normalization).to(device), explained);
     const std::string path = numbered_path(o.gradcam, i + 1, predictions.size());
     explain::write_png(path, explain::overlay_heat_map(data::model_view_rgb(p.image, preprocess), cam.heat_map));
     std::fprintf(stderr, "Grad-CAM of %s for %s: %s\n", logits == 1 ? names.back().c_str() : names[explained].c_str(),
@@ -189,18 +194,20 @@ void print_json(const std::vector<ImagePrediction>& predictions) {
 }
 
 int run_predict(const PredictOptions& o) {
+  const Device device = train::training_device(o.device);
   ModelCheckpoint checkpoint = load_model_checkpoint(o.checkpoint);
+  checkpoint.model->to(device);
   const size_t outputs = checkpoint.config.classes == 1 ? 2 : static_cast<size_t>(checkpoint.config.classes);
   const std::vector<std::string> names = o.labels.empty() ? checkpoint.class_names : read_labels(o.labels, outputs);
   PNEUMA_CHECK(names.size() == outputs, "checkpoint %s: %zu class names for %zu outputs", o.checkpoint.c_str(),
                names.size(), outputs);
   std::vector<Tensor> inputs;
-  const std::vector<ImagePrediction> predictions = predict_images(checkpoint, names, o, inputs);
+  const std::vector<ImagePrediction> predictions = predict_images(checkpoint, names, o, device, inputs);
   if (!o.save_inputs.empty())
     write_safetensors(
         o.save_inputs, {{"inputs", concat(inputs, 0)}},
         {{"checkpoint", o.checkpoint}, {"normalization", nlohmann::json(checkpoint.normalization).dump()}});
-  if (!o.gradcam.empty()) write_grad_cams(checkpoint, names, o, predictions);
+  if (!o.gradcam.empty()) write_grad_cams(checkpoint, names, o, device, predictions);
   if (o.json) {
     print_json(predictions);
   } else {
@@ -221,6 +228,7 @@ RegisterCommand registration("predict", "Classify images with a pneuma checkpoin
   app.add_option("--tta", o->tta, "test-time augmentation: none (default) or flip (mean with the mirrored image)")
       ->check(CLI::IsMember({"none", "flip"}));
   app.add_option("--gradcam", o->gradcam, "write a Grad-CAM heat map over the image to this PNG file");
+  app.add_option("--device", o->device, "cpu | cuda | cuda:N: where the model runs (default cpu)");
   app.add_option("--gradcam-class", o->gradcam_class, "class to explain, by name or index (default: the top class)");
   return [o] { return run_predict(*o); };
 });

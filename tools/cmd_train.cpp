@@ -8,6 +8,10 @@
 // overrides it; see engine/train/train_config.h for the full list. The run folder (--out) receives options.json,
 // best.safetensors, last.safetensors, history.csv/json, metrics.json and report.html. `--resume` continues the run
 // in --out from last.safetensors with its saved options (flags given with it override them).
+//
+// `--device cuda` (or cuda:N) trains on the GPU: the model is moved there before the trainer starts, and the
+// trainer, the evaluation and Grad-CAM follow it (engine/train/training_device.h); checkpoints are the same files on
+// every device, so a run can be resumed with another --device.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +27,7 @@
 #include "engine/train/output_directory.h"
 #include "engine/train/train_config.h"
 #include "engine/train/trainer.h"
+#include "engine/train/training_device.h"
 #include "engine/report/atomic_file.h"
 #include "kernels/error.h"
 #include "kernels/parallel.h"
@@ -219,16 +224,10 @@ const char* type_name(train::OptionType type) {
   }
 }
 
-void check_device(const std::string& device) {
-  if (device == "cpu") return;
-  PNEUMA_CHECK(device == "cuda" || device.rfind("cuda:", 0) == 0, "unknown device '%s' (cpu, cuda)", device.c_str());
-  PNEUMA_FAIL("--device %s: no CUDA kernels in this build yet; train with --device cpu", device.c_str());
-}
-
 int run_train(const TrainArguments& arguments) {
   const auto start = std::chrono::steady_clock::now();
   const train::TrainConfig config = resolve_config(arguments);
-  check_device(config.device);
+  const Device device = train::training_device(config.device);
   if (config.threads > 0) kernels::set_max_threads(static_cast<int>(config.threads));
   const int threads = kernels::max_threads();
 
@@ -268,10 +267,11 @@ int run_train(const TrainArguments& arguments) {
       config.normalization, static_cast<int>(config.in_channels), static_cast<int>(config.resolution),
       config.center_crop);
   const data::PreprocessOptions preprocess = normalization.preprocess_options();
-  std::fprintf(stderr, "model: %s, %lld parameters, input %lldx%lldx%lld (%s)\n", config.arch.c_str(),
+  model->to(device);  // before the trainer: its optimizers and weight EMA are created where the weights are
+  std::fprintf(stderr, "model: %s, %lld parameters, input %lldx%lldx%lld (%s), on %s\n", config.arch.c_str(),
                static_cast<long long>(model->parameter_count()), static_cast<long long>(config.resolution),
                static_cast<long long>(config.resolution), static_cast<long long>(config.in_channels),
-               config.normalization.c_str());
+               config.normalization.c_str(), device.name().c_str());
 
   const json resolved = config.to_json();
   write_file_atomically((out / "options.json").string(), resolved.dump(2) + "\n", "options");

@@ -8,7 +8,9 @@
 //   format_version   "1"
 // plus any extra keys the caller adds (training details, provenance). Tensors named "train_state.…" (optimizer
 // moments, epoch, RNG state — the training pipeline's) may sit beside the model's and are ignored when loading the
-// model. Writing is atomic (temporary file + rename): a failure never leaves a partial file at `path`.
+// model. Writing is atomic (temporary file + rename): a failure never leaves a partial file at `path`. The model and
+// the extra tensors may live on any device: write_safetensors copies each to the host for writing. Loading builds
+// the model on the CPU; move it with nn::Module::to.
 #pragma once
 #include <map>
 #include <memory>

@@ -12,6 +12,7 @@
 #include "engine/report/html_report.h"
 #include "engine/train/loss.h"
 #include "engine/train/predict.h"
+#include "engine/train/training_device.h"
 #include "kernels/error.h"
 
 namespace pneuma::train {
@@ -48,10 +49,11 @@ std::vector<report::EmbeddedImage> grad_cam_images(const EvaluationInputs& input
   const std::vector<float> probabilities = predictions.probabilities.to_vector<float>();
   const int64_t columns = predictions.probabilities.dim(1);
   const bool was_training = inputs.model->is_training();
+  const Device device = module_device(*inputs.model);  // Grad-CAM takes the image where the model runs
   inputs.model->eval();
   for (size_t row : pick_rows(labels, static_cast<int64_t>(inputs.class_names.size()), count)) {
     const data::Sample& sample = inputs.dataset->samples.at(predictions.sample_indices[row]);
-    const Tensor input = data::preprocess_file(sample.path, inputs.preprocess);
+    const Tensor input = data::preprocess_file(sample.path, inputs.preprocess).to(device);
     const explain::GradCamResult cam = explain::grad_cam(inputs.grad_cam.features, inputs.grad_cam.classify, input, -1);
     const Image overlay = explain::overlay_heat_map(data::model_view_rgb(sample.path, inputs.preprocess), cam.heat_map);
     const double p = columns == 1 ? (predicted[row] == 1 ? probabilities[row] : 1 - probabilities[row])

@@ -2,7 +2,7 @@
 // confidence intervals, metrics.json and a self-contained report.html (training curves when there is a history,
 // confusion matrix, ROC/PR curves, Grad-CAM overlays of a few images), and the per-class recall printed with its
 // interval. The model is reached through nn::Module plus, for Grad-CAM, its two halves as functions, so this
-// needs no model type.
+// needs no model type. Predictions and Grad-CAM run on the device the model is on; metrics on host copies.
 #pragma once
 #include <optional>
 #include <string>

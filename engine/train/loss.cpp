@@ -8,17 +8,18 @@
 namespace pneuma::train {
 namespace {
 
-Tensor weights_tensor(const std::vector<double>& weights, int64_t classes, DType dtype) {
+// The class weights as a tensor of the logits' dtype on their device (undefined when there are none).
+Tensor weights_tensor(const std::vector<double>& weights, int64_t classes, const Tensor& logits) {
   if (weights.empty()) return Tensor();
   PNEUMA_CHECK(static_cast<int64_t>(weights.size()) == classes, "loss: %zu class weights given for %lld classes",
                weights.size(), static_cast<long long>(classes));
   for (double w : weights) PNEUMA_CHECK(w >= 0, "loss: class weights must be non-negative, got %g", w);
   std::vector<float> values(weights.begin(), weights.end());
-  return Tensor::from_vector(values, {classes}).to(dtype);
+  return Tensor::from_vector(values, {classes}).to(logits.dtype()).to(logits.device());
 }
 
-// Labels i32 [N] → floating targets [N, 1] for a 1-output head, smoothed toward 1/2.
-Tensor binary_targets(const Tensor& labels, double smoothing, DType dtype) {
+// Labels i32 [N] → floating targets [N, 1] for a 1-output head, smoothed toward 1/2, like the logits (dtype, device).
+Tensor binary_targets(const Tensor& labels, double smoothing, const Tensor& logits) {
   const std::vector<int32_t> values = labels.to_vector<int32_t>();
   std::vector<float> targets(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
@@ -26,7 +27,8 @@ Tensor binary_targets(const Tensor& labels, double smoothing, DType dtype) {
                  values[i]);
     targets[i] = static_cast<float>(values[i] * (1.0 - smoothing) + 0.5 * smoothing);
   }
-  return Tensor::from_vector(targets, {static_cast<int64_t>(targets.size()), 1}).to(dtype);
+  const Tensor host = Tensor::from_vector(targets, {static_cast<int64_t>(targets.size()), 1});
+  return host.to(logits.dtype()).to(logits.device());
 }
 
 }  // namespace
@@ -39,8 +41,9 @@ LossKind parse_loss_kind(const std::string& name) {
 
 const char* loss_kind_name(LossKind kind) { return kind == LossKind::focal ? "focal" : "cross-entropy"; }
 
-Tensor compute_loss(const Tensor& logits, const Tensor& labels, const LossOptions& options) {
+Tensor compute_loss(const Tensor& logits, const Tensor& labels_, const LossOptions& options) {
   PNEUMA_CHECK(logits.rank() == 2, "loss: logits must be [N, K], got %s", logits.describe().c_str());
+  const Tensor labels = labels_.to(logits.device());  // itself when it is there already
   PNEUMA_CHECK(options.label_smoothing >= 0 && options.label_smoothing < 1,
                "loss: label smoothing must be in [0, 1), got %g", options.label_smoothing);
   const int64_t outputs = logits.dim(1);
@@ -48,18 +51,18 @@ Tensor compute_loss(const Tensor& logits, const Tensor& labels, const LossOption
     if (options.kind == LossKind::focal) {
       PNEUMA_CHECK(options.class_weights.empty(),
                    "loss: the binary focal loss takes --focal-alpha, not class weights");
-      return binary_focal_loss(logits, binary_targets(labels, options.label_smoothing, logits.dtype()),
+      return binary_focal_loss(logits, binary_targets(labels, options.label_smoothing, logits),
                                options.focal_alpha, options.focal_gamma);
     }
     if (options.class_weights.empty())
-      return bce_with_logits(logits, binary_targets(labels, options.label_smoothing, logits.dtype()));
+      return bce_with_logits(logits, binary_targets(labels, options.label_smoothing, logits));
     const Tensor zeros = Tensor::zeros(logits.shape(), logits.dtype(), logits.device());
     CrossEntropyOptions pair;
-    pair.class_weights = weights_tensor(options.class_weights, 2, logits.dtype());
+    pair.class_weights = weights_tensor(options.class_weights, 2, logits);
     pair.label_smoothing = options.label_smoothing;
     return cross_entropy(concat({zeros, logits}, 1), labels, pair);
   }
-  const Tensor weights = weights_tensor(options.class_weights, outputs, logits.dtype());
+  const Tensor weights = weights_tensor(options.class_weights, outputs, logits);
   if (options.kind == LossKind::focal) {
     PNEUMA_CHECK(options.label_smoothing == 0, "loss: label smoothing is not defined for the focal loss");
     return focal_loss(logits, labels, weights, options.focal_gamma);

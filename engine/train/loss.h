@@ -29,7 +29,8 @@ struct LossOptions {
 LossKind parse_loss_kind(const std::string& name);  // "cross-entropy" | "bce" (the same, by head) | "focal"
 const char* loss_kind_name(LossKind kind);
 
-// logits [N, K] (K ≥ 2) or [N, 1]; labels i32 [N] in [0, K) (in {0, 1} for a 1-output head). Scalar result.
+// logits [N, K] (K ≥ 2) or [N, 1]; labels i32 [N] in [0, K) (in {0, 1} for a 1-output head), on any device (moved
+// to the logits' when elsewhere). Scalar result on the logits' device.
 Tensor compute_loss(const Tensor& logits, const Tensor& labels, const LossOptions& options);
 
 // Softmax probabilities [N, K], or for a 1-output head the sigmoid probabilities [N, 1]. Not recorded.

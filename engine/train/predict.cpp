@@ -5,6 +5,8 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "engine/train/device_batch_source.h"
+#include "engine/train/training_device.h"
 #include "kernels/error.h"
 
 namespace pneuma::train {
@@ -26,6 +28,7 @@ class EvalModeScope {
 Tensor flip_horizontally(const Tensor& images) {
   PNEUMA_CHECK(images.rank() == 4 && images.dtype() == DType::f32, "flip: images must be f32 [N, H, W, C], got %s",
                images.describe().c_str());
+  if (!images.device().is_cpu()) return flip_horizontally(images.to(Device::cpu())).to(images.device());
   const Tensor source = images.contiguous();
   Tensor flipped = Tensor::empty(source.shape());
   const int64_t rows = source.dim(0) * source.dim(1), width = source.dim(2), channels = source.dim(3);
@@ -46,9 +49,10 @@ Predictions predict(nn::Module& model, BatchSource& source, const PredictOptions
   Predictions result;
   double loss_sum = 0;
   int64_t count = 0;
-  source.start_epoch(0, 0);
+  DeviceBatchSource on_device(source, module_device(model));
+  on_device.start_epoch(0, 0);
   TrainBatch batch;
-  while (source.next(batch)) {
+  while (on_device.next(batch)) {
     const Tensor logits = model(batch.images);
     PNEUMA_CHECK(logits.rank() == 2 && logits.dim(0) == batch.images.dim(0),
                  "the model returned %s for a batch of %lld images", logits.describe().c_str(),
@@ -57,7 +61,7 @@ Predictions predict(nn::Module& model, BatchSource& source, const PredictOptions
     if (options.tta_flip) p = scale(add(p, class_probabilities(model(flip_horizontally(batch.images)))), 0.5);
     if (options.loss) loss_sum += compute_loss(logits, batch.labels, *options.loss).item() * logits.dim(0);
     count += logits.dim(0);
-    probabilities.push_back(p);
+    probabilities.push_back(p.to(Device::cpu()));
     const std::vector<int32_t> batch_labels = batch.labels.to_vector<int32_t>();
     labels.insert(labels.end(), batch_labels.begin(), batch_labels.end());
     result.sample_indices.insert(result.sample_indices.end(), batch.sample_indices.begin(),

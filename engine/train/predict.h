@@ -15,16 +15,17 @@ struct PredictOptions {
 };
 
 struct Predictions {
-  Tensor probabilities;                 // f32 [N, K], or [N, 1] for a 1-output (sigmoid) head
-  Tensor labels;                        // i32 [N]
+  Tensor probabilities;                 // f32 [N, K], or [N, 1] for a 1-output (sigmoid) head; on the CPU
+  Tensor labels;                        // i32 [N], on the CPU
   std::vector<int64_t> sample_indices;  // dataset indices of the rows
   double loss = 0;                      // mean over samples (0 without PredictOptions::loss)
 };
 
-// Puts the model in eval mode for the pass and restores its previous mode afterwards.
+// Runs on the device the model is on (the batches are moved there, see device_batch_source.h). Puts the model in
+// eval mode for the pass and restores its previous mode afterwards.
 Predictions predict(nn::Module& model, BatchSource& source, const PredictOptions& options = {});
 
-// Images [N, H, W, C] mirrored left-right (a copy).
+// Images [N, H, W, C] mirrored left-right (a copy, on the images' device).
 Tensor flip_horizontally(const Tensor& images);
 
 }  // namespace pneuma::train

@@ -20,7 +20,9 @@ std::vector<int64_t> epoch_order(int64_t count, uint64_t seed, int64_t epoch, bo
 }
 
 TensorBatchSource::TensorBatchSource(Tensor images, Tensor labels, const TensorBatchSourceOptions& options)
-    : images_(images.contiguous()), labels_(labels.contiguous()), options_(options) {
+    : images_(images.to(Device::cpu()).contiguous()),
+      labels_(labels.to(Device::cpu()).contiguous()),
+      options_(options) {
   PNEUMA_CHECK(images_.rank() == 4 && images_.dtype() == DType::f32, "batch source: images must be f32 [N, H, W, C], got %s",
                images_.describe().c_str());
   PNEUMA_CHECK(labels_.rank() == 1 && labels_.dtype() == DType::i32 && labels_.dim(0) == images_.dim(0),

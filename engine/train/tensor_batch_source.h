@@ -1,6 +1,7 @@
 // A BatchSource over tensors held in memory: images f32 [N, H, W, C] and labels i32 [N], cut into batches in a
 // per-epoch order. With shuffle, epoch e's order is a Fisher-Yates permutation drawn from a Philox generator at
-// (seed, e) — a pure function of the two, so any epoch and batch can be reproduced on its own.
+// (seed, e) — a pure function of the two, so any epoch and batch can be reproduced on its own. The tensors are kept
+// (and the batches cut) on the CPU, whatever device they come from; the trainer moves each batch to the model.
 #pragma once
 #include "engine/train/batch_source.h"
 

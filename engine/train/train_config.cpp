@@ -116,7 +116,7 @@ void visit_options(Config& c, Visitor&& v) {
   v("threads", c.threads, "run", "CPU threads (0: all cores)");
   v("seed", c.seed, "run", "seed of initialisation, data order, augmentation and splits");
   v("out", c.out, "run", "run folder for checkpoints, history, metrics and report");
-  v("device", c.device, "run", "cpu | cuda");
+  v("device", c.device, "run", "cpu | cuda | cuda:N");
   v("checkpoint-every", c.checkpoint_every, "run", "also save last.safetensors every N batches (0: epoch ends)");
   v("bootstrap", c.bootstrap, "run", "bootstrap resamples for the test metrics' confidence intervals");
   v("gradcam", c.gradcam, "run", "test images shown with a Grad-CAM overlay in the report");

@@ -13,7 +13,9 @@
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
+#include "engine/train/device_batch_source.h"
 #include "engine/train/predict.h"
+#include "engine/train/training_device.h"
 #include "engine/train/weight_ema.h"
 #include "kernels/error.h"
 
@@ -52,8 +54,9 @@ std::string non_finite_name(double value) {
 
 bool is_loss_monitor(const std::string& monitor) { return monitor.find("loss") != std::string::npos; }
 
+// On host copies (the batch itself on the CPU), so the accuracy is counted the same way on every device.
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
-  const std::vector<int32_t> predicted = predicted_classes(class_probabilities(logits.detach()));
+  const std::vector<int32_t> predicted = predicted_classes(class_probabilities(logits.detach().to(Device::cpu())));
   const std::vector<int32_t> truth = labels.to_vector<int32_t>();
   int64_t correct = 0;
   for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
@@ -209,11 +212,12 @@ void Trainer::run_epoch() {
 
   const std::vector<Tensor> parameters = model_.parameters();
   model_.train();
-  train_source_.start_epoch(s.epoch, s.batch);
+  DeviceBatchSource source(train_source_, module_device(model_));  // batch i+1 is uploaded during step i
+  source.start_epoch(s.epoch, s.batch);
   const Clock::time_point start = Clock::now();
   int64_t images_this_session = 0, batches_this_session = 0, batches_since_checkpoint = 0;
   TrainBatch batch;
-  while (train_source_.next(batch)) {
+  while (source.next(batch)) {
     const int64_t step = phase.schedule.per_epoch ? s.epoch_in_phase : s.phase_step;
     double learning_rate = s.schedule->learning_rate(step);
     if (s.plateau) learning_rate *= s.plateau->learning_rate() / phase.optimizer.learning_rate;

@@ -11,6 +11,13 @@
 // with bit-identical weights on the CPU, provided the batch sources reproduce their batches from
 // (epoch, position) — see batch_source.h — and the model's stochastic layers draw from default_generator().
 //
+// Devices: the trainer runs where the model's weights are. Move the model (nn::Module::to) before constructing
+// the trainer: the batches are moved to it (the next one uploaded while the current one is computed, see
+// device_batch_source.h), and the loss, backward, clipping, optimizer step (each phase's optimizer is created on
+// the weights' device) and weight EMA run there; the loss value, the gradient norm and the accuracy are read back
+// to the host every batch. Checkpoints are written from host copies and read back into the device tensors on
+// resume, so a run can also continue on another device (exact resume is tested on the CPU only).
+//
 // Phases (the two-phase recipe of study 2: a frozen base, then the top layers unfrozen at a lower rate) each get a
 // fresh optimizer, schedule, plateau and early-stopping state, as a Keras model recompiled between two fit()
 // calls does; `prepare` sets the phase's freezing and is called again when a run resumes inside the phase, so it

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "engine/autograd.h"
+#include "engine/ops.h"
 #include "kernels/error.h"
 
 namespace pneuma::train {
@@ -11,21 +13,22 @@ namespace {
 void check_matches(const std::vector<nn::NamedTensor>& averages, const std::vector<nn::NamedTensor>& tensors) {
   PNEUMA_CHECK(averages.size() == tensors.size(), "weight EMA: the model has %zu tensors, the average %zu",
                tensors.size(), averages.size());
-  for (size_t i = 0; i < averages.size(); ++i)
+  for (size_t i = 0; i < averages.size(); ++i) {
     PNEUMA_CHECK(averages[i].first == tensors[i].first && averages[i].second.shape() == tensors[i].second.shape(),
                  "weight EMA: model tensor '%s' does not match the average '%s'", tensors[i].first.c_str(),
                  averages[i].first.c_str());
+    PNEUMA_CHECK(averages[i].second.device() == tensors[i].second.device(),
+                 "weight EMA: model tensor '%s' is on %s, its average on %s (move the model before creating the EMA)",
+                 tensors[i].first.c_str(), tensors[i].second.device().name().c_str(),
+                 averages[i].second.device().name().c_str());
+  }
 }
 
 }  // namespace
 
 WeightEma::WeightEma(const nn::Module& model, double decay) : decay_(decay) {
   PNEUMA_CHECK(decay > 0 && decay < 1, "weight EMA: decay must be in (0, 1), got %g", decay);
-  for (const auto& [name, tensor] : model.named_tensors()) {
-    PNEUMA_CHECK(tensor.device().is_cpu(), "weight EMA: '%s' is on %s; the average is computed on the CPU only",
-                 name.c_str(), tensor.device().name().c_str());
-    averages_.emplace_back(name, tensor.detach().clone());
-  }
+  for (const auto& [name, tensor] : model.named_tensors()) averages_.emplace_back(name, tensor.detach().clone());
 }
 
 void WeightEma::update(const nn::Module& model) {
@@ -38,6 +41,12 @@ void WeightEma::update(const nn::Module& model) {
     const Tensor source = tensors[i].second.contiguous();
     if (average.dtype() != DType::f32) {  // integer buffers are copied, not averaged
       average.copy_from(source);
+      continue;
+    }
+    if (!average.device().is_cpu()) {  // on the device: average·d, then += (1 − d)·weight, by the in-place ops
+      NoGradGuard no_grad;
+      scale_in_place(average, static_cast<float>(d));
+      add_in_place(average, scale(source.detach(), static_cast<float>(1.0 - d)));
       continue;
     }
     float* a = average.data<float>();

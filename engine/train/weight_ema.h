@@ -2,7 +2,8 @@
 // statistics), updated after every optimizer step:
 //   average ← d·average + (1 − d)·weight,   d = min(decay, (1 + updates) / (10 + updates))
 // (TensorFlow's ExponentialMovingAverage with num_updates, so the average is not stuck near the initial weights
-// early in training). Validation and the saved best model use the average when it is on.
+// early in training). Validation and the saved best model use the average when it is on. The averages live on the
+// device of the model's weights (move the model first); updates and swaps run there.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,7 +13,9 @@
 #include <thread>
 
 #include "cli_test_support.h"
+#include "engine/device.h"
 #include "engine/safetensors.h"
+#include "tests/cuda/cuda_test_support.h"
 
 namespace pneuma {
 namespace {
@@ -127,12 +130,67 @@ TEST(TrainCli, ResumeAfterSigkillGivesIdenticalWeights) {
             nlohmann::json::parse(read_file(b + "/history.json")).at("epochs").size());
 }
 
-TEST(TrainCli, CudaDeviceIsAClearErrorUntilTheBackendExists) {
+// Without a usable GPU, --device cuda is one error line saying why (a build without the CUDA backend, or no GPU
+// found) in train, eval and predict, before any work: no run folder is written.
+TEST(TrainCli, CudaDeviceWithoutAGpuIsOneClearError) {
+  if (cuda_built() && cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present: TrainCli.TrainEvalPredictOnCuda runs";
+  const std::string reason = cuda_built() ? "no CUDA device found" : "this build has no CUDA support";
   TestFolder folder("cuda_device");
-  const CliResult result = run_cli(tiny_run(folder / "run", {"--device", "cuda"}), folder / "cuda.log");
-  EXPECT_EQ(result.exit_code, 1) << result.output;
-  ASSERT_EQ(result.error_lines().size(), 1u) << result.output;
-  EXPECT_NE(result.error_lines()[0].find("no CUDA kernels in this build yet"), std::string::npos) << result.output;
+  const std::string image = fixtures_dir() + "/cxr_tiny/" + kImage;
+  const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+      {"train", tiny_run(folder / "run", {"--device", "cuda"})},
+      {"eval", {"eval", folder / "missing.safetensors", "--device", "cuda"}},
+      {"predict", {"predict", folder / "missing.safetensors", image, "--device", "cuda"}},
+      {"train cuda:1", tiny_run(folder / "run", {"--device", "cuda:1"})}};
+  for (const auto& [name, args] : commands) {
+    const CliResult result = run_cli(args, folder / "cuda.log");
+    EXPECT_EQ(result.exit_code, 1) << name << ": " << result.output;
+    ASSERT_EQ(result.error_lines().size(), 1u) << name << ": " << result.output;
+    const std::string device = name == "train cuda:1" ? "cuda:1" : "cuda";
+    EXPECT_NE(result.error_lines()[0].find("--device " + device + ": " + reason), std::string::npos)
+        << name << ": " << result.output;
+  }
+  EXPECT_FALSE(fs::exists(folder / "run/options.json"));
+  const CliResult unknown = run_cli(tiny_run(folder / "run", {"--device", "tpu"}), folder / "tpu.log");
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  ASSERT_EQ(unknown.error_lines().size(), 1u) << unknown.output;
+  EXPECT_NE(unknown.error_lines()[0].find("unknown device 'tpu'"), std::string::npos) << unknown.output;
+}
+
+// With a GPU: the tiny run trained (two phases, weight EMA, mid-epoch checkpoints), evaluated and explained on it
+// end to end. Skipped without a GPU (tests/cuda/test_cuda_training.cpp compares it with the CPU).
+TEST(TrainCli, TrainEvalPredictOnCuda) {
+  PNEUMA_REQUIRE_GPU();
+  TestFolder folder("cuda_pipeline");
+  const std::string run = folder / "run";
+  const CliResult trained = run_cli(tiny_run(run, {"--device", "cuda", "--epochs", "1", "--fine-tune-epochs", "1",
+                                                   "--ema-decay", "0.9", "--checkpoint-every", "1"}),
+                                    folder / "train.log");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("on cuda:0"), std::string::npos) << trained.output;
+  for (const char* name : {"best.safetensors", "last.safetensors", "metrics.json", "report.html"})
+    EXPECT_TRUE(fs::exists(run + "/" + name)) << name;
+  EXPECT_NE(read_file(run + "/report.html").find("data:image/png;base64,"), std::string::npos)
+      << "no Grad-CAM overlay in the report";
+  const nlohmann::json state = train_state(run + "/last.safetensors");
+  EXPECT_TRUE(state.at("finished").get<bool>());
+  for (const nlohmann::json& epoch : state.at("history").at("epochs"))
+    EXPECT_TRUE(std::isfinite(epoch.at("train_loss").get<double>())) << epoch.dump();
+
+  const CliResult evaluated = run_cli({"eval", run + "/best.safetensors", "--tta", "flip", "--bootstrap", "20",
+                                       "--device", "cuda", "--out", folder / "eval"},
+                                      folder / "eval.log");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  EXPECT_EQ(nlohmann::json::parse(read_file(folder / "eval/metrics.json")).at("num_samples").get<int>(), 4);
+
+  const std::string image = fixtures_dir() + "/cxr_tiny/" + kImage;
+  const CliResult predicted = run_cli({"predict", run + "/best.safetensors", image, "--device", "cuda", "--tta", "flip",
+                                       "--gradcam", folder / "cam.png"},
+                                      folder / "predict.log");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+  ASSERT_TRUE(fs::exists(folder / "cam.png"));
+  EXPECT_EQ(read_file(folder / "cam.png").substr(1, 3), "PNG");
+
 }
 
 // ---- bad input ----------------------------------------------------------------------------------------------
