@@ -42,7 +42,10 @@ pneuma=build/tools/pneuma
 [ -x "$pneuma" ] || { echo "run_studies.sh: $pneuma not built: run scripts/build.sh first" >&2; exit 1; }
 export OMP_WAIT_POLICY=PASSIVE
 
-imagenet=(--weights "$weights" --weights-from torchvision --padding same --normalization minus_one_one)
+# The TF-slim MobileNetV2's BatchNorms are folded into biases (../shared/README.md): when the whole model trains,
+# they must stay on their running statistics (--frozen-batch-norm), or batch statistics erase the weights.
+imagenet=(--weights "$weights" --weights-from torchvision --padding same --normalization minus_one_one
+          --frozen-batch-norm)
 scratch=(--weights '')  # no ImageNet weights: random initialisation
 kermany=(--data "$data/kermany_cxr224")
 sarscov2=(--data "$data/ct_sarscov2_256")

@@ -13,6 +13,7 @@
 // trainer, the evaluation and Grad-CAM follow it (engine/train/training_device.h); checkpoints are the same files on
 // every device, so a run can be resumed with another --device.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -82,6 +83,27 @@ train::TrainConfig resolve_config(const TrainArguments& arguments) {
   return config;
 }
 
+void keep_batch_norms_on_running_statistics(nn::Module& model) {
+  model.apply([](const std::string&, nn::Module& layer) {
+    if (auto* norm = dynamic_cast<nn::BatchNorm2d*>(&layer)) norm->set_frozen(true);
+  });
+}
+
+// True when every BatchNorm of the model has running mean 0 and variance ~1: weights whose BatchNorms were folded
+// into the convolutions' biases (the TF-slim MobileNetV2 release). Batch statistics would rescale activations
+// that were never normalised, and the folded biases then saturate the ReLU6s: training learns nothing.
+bool batch_norms_look_folded(nn::Module& model) {
+  bool any = false, folded = true;
+  model.apply([&](const std::string&, nn::Module& layer) {
+    auto* norm = dynamic_cast<nn::BatchNorm2d*>(&layer);
+    if (norm == nullptr || !folded) return;
+    any = true;
+    for (float mean : norm->running_mean().to(Device::cpu()).to_vector<float>()) folded = folded && mean == 0;
+    for (float var : norm->running_var().to(Device::cpu()).to_vector<float>()) folded = folded && std::abs(var - 1) < 1e-3f;
+  });
+  return any && folded;
+}
+
 // The two phases of the config: [frozen base or whole model] then, with fine-tune epochs, the top layers.
 std::vector<train::TrainPhase> make_phases(const train::TrainConfig& config) {
   train::TrainPhase first;
@@ -103,11 +125,12 @@ std::vector<train::TrainPhase> make_phases(const train::TrainConfig& config) {
   first.schedule.min_lr = config.min_lr;
   first.schedule.step_epochs = config.step_epochs;
   first.schedule.gamma = config.gamma;
-  const bool freeze = config.freeze_backbone;
-  first.prepare = [freeze](nn::Module& module) {
+  const bool freeze = config.freeze_backbone, running_statistics = config.frozen_batch_norm;
+  first.prepare = [freeze, running_statistics](nn::Module& module) {
     auto& model = dynamic_cast<models::ImageClassifier&>(module);
     model.unfreeze();
     if (freeze) models::freeze_backbone(model);
+    if (running_statistics) keep_batch_norms_on_running_statistics(model);
   };
   std::vector<train::TrainPhase> phases = {first};
   if (config.fine_tune_epochs > 0) {
@@ -121,10 +144,7 @@ std::vector<train::TrainPhase> make_phases(const train::TrainConfig& config) {
       auto& model = dynamic_cast<models::ImageClassifier&>(module);
       model.unfreeze();
       if (top >= 0) models::unfreeze_top_layers(model, top);
-      if (!batch_statistics)
-        model.apply([](const std::string&, nn::Module& layer) {
-          if (auto* norm = dynamic_cast<nn::BatchNorm2d*>(&layer)) norm->set_frozen(true);
-        });
+      if (!batch_statistics) keep_batch_norms_on_running_statistics(model);
     };
     phases.push_back(second);
   }
@@ -197,6 +217,11 @@ std::shared_ptr<models::ImageClassifier> build_model(const train::TrainConfig& c
                  report.classifier_kept.empty() ? "" : ", classifier freshly initialised");
   }
   if (adapt_to_gray) models::adapt_first_conv_to_grayscale(*model);
+  if (!config.weights.empty() && !config.freeze_backbone && !config.frozen_batch_norm && batch_norms_look_folded(*model))
+    std::fprintf(stderr,
+                 "warning: every BatchNorm of %s has running mean 0 and variance 1 (folded into the biases); training "
+                 "the whole model with batch statistics will erase what the weights know: add --frozen-batch-norm\n",
+                 config.weights.c_str());
   return model;
 }
 

@@ -91,6 +91,9 @@ void visit_options(Config& c, Visitor&& v) {
   // phases
   v("epochs", c.epochs, "phases", "epochs of phase 1");
   v("freeze-backbone", c.freeze_backbone, "phases", "phase 1 trains the head only (frozen base)");
+  v("frozen-batch-norm", c.frozen_batch_norm, "phases",
+    "phase 1 keeps every BatchNorm on its running statistics while the rest trains (for weights whose BatchNorms "
+    "were folded into biases, such as the TF-slim MobileNetV2: batch statistics would destroy them)");
   v("fine-tune-epochs", c.fine_tune_epochs, "phases", "epochs of phase 2, which unfreezes layers (0: no phase 2)");
   v("fine-tune-lr", c.fine_tune_lr, "phases", "learning rate of phase 2");
   v("unfreeze-top", c.unfreeze_top, "phases", "phase 2 unfreezes the top K layers (< 0: the whole model)");

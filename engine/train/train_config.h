@@ -79,6 +79,7 @@ struct TrainConfig {
   // ---- phases ----
   int64_t epochs = 10;
   bool freeze_backbone = false;  // phase 1 trains the head only
+  bool frozen_batch_norm = false;  // phase 1 keeps every BatchNorm on its running statistics (scale/shift train)
   int64_t fine_tune_epochs = 0;  // > 0 adds phase 2: unfreeze, at fine_tune_lr
   double fine_tune_lr = 1e-5;
   int64_t unfreeze_top = -1;     // phase 2 unfreezes the top K layers (< 0: all)

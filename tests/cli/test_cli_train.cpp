@@ -100,6 +100,31 @@ TEST(TrainCli, TrainThenEvalThenPredictWithGradCam) {
   EXPECT_EQ(read_file(folder / "cam.png").substr(1, 3), "PNG");
 }
 
+// --frozen-batch-norm keeps every BatchNorm on its running statistics while the whole model trains: the running
+// buffers of a fresh model (mean 0, variance 1) come out of training untouched, and without the flag they move.
+TEST(TrainCli, FrozenBatchNormKeepsTheRunningStatistics) {
+  TestFolder folder("frozen_batch_norm");
+  for (const bool frozen : {true, false}) {
+    const std::string run = folder / (frozen ? "frozen" : "batch");
+    std::vector<std::string> extra = {"--epochs", "1", "--gradcam", "0"};
+    if (frozen) extra.push_back("--frozen-batch-norm");
+    const CliResult trained = run_cli(tiny_run(run, extra), folder / (frozen ? "frozen.log" : "batch.log"));
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    const SafetensorsFile checkpoint = read_safetensors(run + "/last.safetensors");
+    int buffers = 0;
+    bool moved = false;
+    for (const NamedTensor& entry : checkpoint.tensors) {
+      const bool mean = entry.name.ends_with("running_mean"), var = entry.name.ends_with("running_var");
+      if ((!mean && !var) || entry.name.starts_with("train_state.")) continue;
+      ++buffers;
+      for (float value : entry.tensor.to_vector<float>()) moved = moved || value != (mean ? 0.0f : 1.0f);
+    }
+    EXPECT_GT(buffers, 10);
+    EXPECT_EQ(moved, !frozen) << (frozen ? "running statistics changed under --frozen-batch-norm"
+                                         : "running statistics did not move in a normal run");
+  }
+}
+
 // Run A goes through; run B is killed with SIGKILL right after its first mid-epoch checkpoint and resumed.
 // Both must end with the same bytes in every tensor of last.safetensors and best.safetensors.
 TEST(TrainCli, ResumeAfterSigkillGivesIdenticalWeights) {
