@@ -17,4 +17,9 @@ std::shared_ptr<nn::Module> classifier_head(const ModelConfig& config, int64_t f
   return head;
 }
 
+DenseInit efficientnet_classifier_init(const ModelConfig& config) {
+  return config.classes == 1000 && config.layout != "keras" ? DenseInit::uniform_inverse_sqrt_out
+                                                            : DenseInit::glorot_uniform;
+}
+
 }  // namespace pneuma::models

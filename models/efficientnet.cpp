@@ -55,7 +55,7 @@ class EfficientNet : public ImageClassifier {
     set_backbone("features", features, table.head_channels, "features.0.0");
     set_head("avgpool",
              classifier_head(config, table.head_channels, numerics.dropout, ClassifierNaming::torchvision,
-                             DenseInit::uniform_inverse_sqrt_out, generator),
+                             efficientnet_classifier_init(config), generator),
              config.classes);
     set_keras_layer_rules(numerics.keras_layer_rules);
   }

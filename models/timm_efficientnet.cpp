@@ -52,7 +52,7 @@ class TimmEfficientNet : public ImageClassifier {
     set_flat_backbone(backbone, table.head_channels, "conv_stem");
     set_head("global_pool",
              classifier_head(config, table.head_channels, numerics.dropout, ClassifierNaming::timm,
-                             DenseInit::uniform_inverse_sqrt_out, generator),
+                             efficientnet_classifier_init(config), generator),
              config.classes);
     set_keras_layer_rules(numerics.keras_layer_rules);
   }

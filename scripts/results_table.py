@@ -34,14 +34,15 @@ def row(run, metrics, options, history):
     recalls = ", ".join(f"{r['name']} {r['value']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
                         for r in boot.get("recall", []))
     auc = boot.get("macro_roc_auc")
-    minutes = run["seconds"] / 60
+    minutes = sum(float(epoch["seconds"]) for epoch in history) / 60  # training epochs only (with validation)
     return [f"`{run['name']}`", options["arch"], weights_name(options), f"{options['resolution']}",
             f"{len(history)}", f"{metrics['num_samples']}", interval(boot["accuracy"]),
-            interval(boot["macro_f1"]), interval(auc) if auc else "-", recalls, f"{minutes:.1f}"]
+            interval(boot["macro_f1"]), interval(auc) if auc else "-", recalls, f"{minutes:.1f}",
+            str(options.get("threads", 0) or "all")]
 
 
 HEADER = ["run", "model", "weights", "px", "epochs", "test n", "accuracy [95% CI]", "macro F1 [95% CI]",
-          "macro ROC AUC [95% CI]", "recall per class [95% CI]", "minutes"]
+          "macro ROC AUC [95% CI]", "recall per class [95% CI]", "train min", "threads"]
 
 STUDIES = [("s2_", "Study 2: MobileNetV2, 3 classes (normal / bacterial / viral), kermany_cxr224 official test split"),
            ("s4_", "Study 4: binary pneumonia, kermany_cxr224 official test split, focal loss"),
@@ -66,7 +67,8 @@ def main():
             machines.add(run["machine"])
             print("| " + " | ".join(row(run, metrics, options, history)) + " |")
         print()
-    print("Intervals: stratified bootstrap (percentile, 1000 resamples) over the test images. Machine: "
+    print("Intervals: stratified bootstrap (percentile, 1000 resamples) over the test images. train min: the sum of "
+          "the epochs' times (training + validation; setup, image cache and test evaluation excluded). Machine: "
           + "; ".join(sorted(machines)) + ".")
 
 
